@@ -1,0 +1,10 @@
+# Writes OUT: a C++ file defining `const std::vector<EmbeddedSql>& NAMESPACE::TABLE()` with the
+# content of each file in FILES (sorted by file name), as raw string literals.
+set(body "")
+list(SORT FILES)
+foreach(f ${FILES})
+  get_filename_component(name ${f} NAME)
+  file(READ ${f} text)
+  string(APPEND body "      {\"${name}\", R\"bizrelay_sql(${text})bizrelay_sql\"},\n")
+endforeach()
+file(WRITE ${OUT} "// Generated from SQL files; do not edit.\n#include \"services/store/embedded_sql.h\"\n\nnamespace ${NAMESPACE} {\n\nconst std::vector<EmbeddedSql>& ${TABLE}() {\n  static const std::vector<EmbeddedSql> kFiles = {\n${body}  };\n  return kFiles;\n}\n\n}  // namespace ${NAMESPACE}\n")

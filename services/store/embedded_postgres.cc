@@ -1,0 +1,143 @@
+#include "services/store/embedded_postgres.h"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <pqxx/pqxx>
+#include <stdexcept>
+
+#include "services/platform/log.h"
+#include "services/store/process.h"
+
+namespace bizrelay::store {
+namespace fs = std::filesystem;
+
+namespace {
+
+// sun_path holds 108 bytes; the socket file name adds ".s.PGSQL.5432".
+constexpr size_t kMaxSocketDir = 90;
+
+std::string FindBinDir() {
+  const fs::path root = "/usr/lib/postgresql";
+  std::string best;
+  int best_version = -1;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(root, ec)) {
+    int version = std::atoi(entry.path().filename().c_str());
+    if (version > best_version && fs::exists(entry.path() / "bin" / "pg_ctl")) {
+      best_version = version;
+      best = (entry.path() / "bin").string();
+    }
+  }
+  if (best.empty()) {
+    throw std::runtime_error("no PostgreSQL server found under /usr/lib/postgresql "
+                             "(install postgresql-15 or set database.embedded_bin_dir)");
+  }
+  return best;
+}
+
+void ChownTo(const fs::path& path, const std::string& user) {
+  struct passwd* pw = getpwnam(user.c_str());
+  if (pw == nullptr) throw std::runtime_error("no such user: " + user);
+  if (chown(path.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+    throw std::runtime_error("cannot chown " + path.string() + " to " + user);
+  }
+}
+
+}  // namespace
+
+EmbeddedPostgres::EmbeddedPostgres(EmbeddedPostgresOptions options)
+    : options_(std::move(options)) {
+  fs::path data = fs::absolute(options_.data_dir);
+  cluster_dir_ = data / "pg";
+  socket_dir_ = data / "run";
+  if (socket_dir_.string().size() > kMaxSocketDir) {
+    // Too long for a Unix socket path: use a short directory named after the data dir.
+    socket_dir_ = fs::path("/tmp") / ("bizrelay-" + std::to_string(std::hash<std::string>{}(
+                                                        data.string())));
+  }
+  log_path_ = data / "postgresql.log";
+  bin_dir_ = options_.bin_dir.empty() ? FindBinDir() : options_.bin_dir;
+}
+
+EmbeddedPostgres::~EmbeddedPostgres() {
+  try {
+    Stop();
+  } catch (...) {
+  }
+}
+
+std::string EmbeddedPostgres::Tool(const std::string& name) const {
+  return (fs::path(bin_dir_) / name).string();
+}
+
+std::string EmbeddedPostgres::RunAs() const {
+  return RunningAsRoot() ? options_.run_as_user : "";
+}
+
+int EmbeddedPostgres::Run(const std::vector<std::string>& argv) const {
+  return RunCommand(argv, log_path_.string(), RunAs());
+}
+
+void EmbeddedPostgres::Start() {
+  fs::create_directories(cluster_dir_.parent_path());
+  fs::create_directories(socket_dir_);
+  fs::create_directories(cluster_dir_);
+  fs::permissions(cluster_dir_, fs::perms::owner_all, fs::perm_options::replace);
+  fs::permissions(socket_dir_, fs::perms::owner_all, fs::perm_options::replace);
+  if (!RunAs().empty()) {
+    ChownTo(cluster_dir_, RunAs());
+    ChownTo(socket_dir_, RunAs());
+    // The log is written by the server's user too.
+    if (!fs::exists(log_path_)) {
+      RunCommand({"touch", log_path_.string()}, "");
+    }
+    ChownTo(log_path_, RunAs());
+    if (RunCommand({"test", "-w", cluster_dir_.string()}, "", RunAs()) != 0) {
+      throw std::runtime_error("user '" + RunAs() + "' cannot reach " + cluster_dir_.string() +
+                               ": choose a data directory outside private home folders");
+    }
+  }
+
+  if (!fs::exists(cluster_dir_ / "PG_VERSION")) {
+    spdlog::info("event=embedded_postgres_init dir={}", cluster_dir_.string());
+    int rc = Run({Tool("initdb"), "-D", cluster_dir_.string(), "-U", kEmbeddedSuperuser,
+                  "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"});
+    if (rc != 0) throw std::runtime_error("initdb failed; see " + log_path_.string());
+  }
+
+  // A server left running by a killed earlier owner is stopped first.
+  if (Run({Tool("pg_ctl"), "status", "-D", cluster_dir_.string()}) == 0) {
+    spdlog::warn("event=embedded_postgres_stale_server dir={}", cluster_dir_.string());
+    Run({Tool("pg_ctl"), "stop", "-D", cluster_dir_.string(), "-m", "fast", "-w"});
+  }
+
+  std::string server_opts = "-c listen_addresses='' -c unix_socket_directories='" +
+                            socket_dir_.string() + "' -c unix_socket_permissions=0700";
+  for (const auto& s : options_.settings) server_opts += " -c " + s;
+  int rc = Run({Tool("pg_ctl"), "start", "-D", cluster_dir_.string(), "-w", "-t", "60", "-l",
+                log_path_.string(), "-o", server_opts});
+  if (rc != 0) throw std::runtime_error("PostgreSQL did not start; see " + log_path_.string());
+  running_ = true;
+
+  pqxx::connection admin(ConnInfo("postgres"));
+  pqxx::nontransaction tx(admin);
+  auto exists = tx.exec_params("SELECT 1 FROM pg_database WHERE datname = $1", options_.database);
+  if (exists.empty()) {
+    tx.exec0("CREATE DATABASE " + tx.quote_name(options_.database));
+  }
+  spdlog::info("event=embedded_postgres_started socket_dir={}", socket_dir_.string());
+}
+
+void EmbeddedPostgres::Stop() {
+  if (!running_) return;
+  running_ = false;
+  Run({Tool("pg_ctl"), "stop", "-D", cluster_dir_.string(), "-m", "fast", "-w", "-t", "60"});
+  spdlog::info("event=embedded_postgres_stopped");
+}
+
+std::string EmbeddedPostgres::ConnInfo(const std::string& database) const {
+  return "host=" + socket_dir_.string() + " dbname=" + database + " user=" + kEmbeddedSuperuser;
+}
+
+}  // namespace bizrelay::store

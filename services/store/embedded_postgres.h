@@ -1,0 +1,60 @@
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace bizrelay::store {
+
+struct EmbeddedPostgresOptions {
+  // The cluster lives in <data_dir>/pg, its Unix socket in <data_dir>/run.
+  std::filesystem::path data_dir;
+  // Directory holding initdb, pg_ctl and postgres; empty: the newest /usr/lib/postgresql/*/bin.
+  std::string bin_dir;
+  // When started as root, the cluster runs as this user (PostgreSQL refuses to run as root).
+  std::string run_as_user = "postgres";
+  // The database created for bizrelay on first start.
+  std::string database = "bizrelay";
+  // Extra `-c name=value` settings for the server.
+  std::vector<std::string> settings;
+};
+
+// A private PostgreSQL cluster that bizrelay creates (first start), starts and stops itself. It
+// listens only on a Unix socket in a directory only its owner can enter, and trusts local
+// connections; nothing else can reach it. Not thread-safe; one owner.
+class EmbeddedPostgres {
+ public:
+  explicit EmbeddedPostgres(EmbeddedPostgresOptions options);
+  ~EmbeddedPostgres();
+  EmbeddedPostgres(const EmbeddedPostgres&) = delete;
+  EmbeddedPostgres& operator=(const EmbeddedPostgres&) = delete;
+
+  // Creates the cluster if absent, stops a server left running by a crashed earlier owner,
+  // starts the server and waits until it accepts connections, then creates the database.
+  // Throws std::runtime_error with the log path on failure.
+  void Start();
+  // Fast shutdown; waits for the server to exit. Safe to call twice.
+  void Stop();
+
+  // A libpq connection string for `database` as the cluster superuser.
+  std::string ConnInfo(const std::string& database) const;
+  std::string ConnInfo() const { return ConnInfo(options_.database); }
+  const std::filesystem::path& log_path() const { return log_path_; }
+
+ private:
+  std::string Tool(const std::string& name) const;
+  std::string RunAs() const;
+  int Run(const std::vector<std::string>& argv) const;
+
+  EmbeddedPostgresOptions options_;
+  std::filesystem::path cluster_dir_;
+  std::filesystem::path socket_dir_;
+  std::filesystem::path log_path_;
+  std::string bin_dir_;
+  bool running_ = false;
+};
+
+// The superuser name of embedded clusters.
+inline constexpr const char* kEmbeddedSuperuser = "bizrelay";
+
+}  // namespace bizrelay::store

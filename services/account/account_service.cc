@@ -1,0 +1,55 @@
+#include "services/account/account_service.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include "services/account/accounts.h"
+#include "services/platform/error.h"
+#include "services/rpc/bearer.h"
+
+namespace bizrelay::account {
+namespace {
+
+void ToProto(const UserRecord& u, v1::UserProfile* out) {
+  out->set_user_id(u.user_id);
+  out->set_display_name(u.display_name);
+  *out->mutable_create_time() =
+      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(u.created_unix_micros);
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* AccountServiceImpl::RegisterUser(grpc::CallbackServerContext* ctx,
+                                                           const v1::RegisterUserRequest* request,
+                                                           v1::RegisterUserResponse* response) {
+  const std::string name = request->display_name();
+  return rpc::RunUnary(
+      ctx, env_,
+      [&] {
+        Accounts::ValidateDisplayName(name);
+        std::chrono::milliseconds retry{0};
+        if (!registrations_->TryAcquire("", &retry)) {
+          throw Error(ErrorCode::kResourceExhausted, "RATE_LIMITED", "too many registrations",
+                      {{"retry_delay_ms", std::to_string(retry.count())}});
+        }
+      },
+      [name, response](pqxx::connection& conn) {
+        pqxx::work tx(conn);
+        auto registered = Accounts::Register(tx, name);
+        tx.commit();
+        ToProto(registered.user, response->mutable_profile());
+        response->set_token(registered.token);
+      });
+}
+
+grpc::ServerUnaryReactor* AccountServiceImpl::GetProfile(grpc::CallbackServerContext* ctx,
+                                                         const v1::GetProfileRequest*,
+                                                         v1::GetProfileResponse* response) {
+  auto token = rpc::BearerToken(ctx->client_metadata());
+  return rpc::RunUnary(ctx, env_, nullptr, [this, token, response](pqxx::connection& conn) {
+    pqxx::read_transaction tx(conn);
+    auto user = auth_->Require(tx, token, auth::PrincipalKind::kUser);
+    ToProto(Accounts::Profile(tx, user.id), response->mutable_profile());
+  });
+}
+
+}  // namespace bizrelay::account

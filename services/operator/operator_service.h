@@ -1,0 +1,34 @@
+#pragma once
+
+#include "bizrelay/v1/operator_service.grpc.pb.h"
+#include "services/auth/authenticator.h"
+#include "services/rpc/unary.h"
+
+namespace bizrelay::operator_api {
+
+// gRPC glue for bizrelay.v1.OperatorService: proto <-> domain, errors -> status (in
+// rpc::RunUnary). Every call runs on a database worker, authenticated as the operator.
+class OperatorServiceImpl final : public bizrelay::v1::OperatorService::CallbackService {
+ public:
+  OperatorServiceImpl(rpc::RpcEnv env, const auth::Authenticator* auth)
+      : env_(env), auth_(auth) {}
+
+  grpc::ServerUnaryReactor* CreateBusiness(grpc::CallbackServerContext* ctx,
+                                           const v1::CreateBusinessRequest* request,
+                                           v1::CreateBusinessResponse* response) override;
+  grpc::ServerUnaryReactor* GetBusiness(grpc::CallbackServerContext* ctx,
+                                        const v1::GetBusinessRequest* request,
+                                        v1::GetBusinessResponse* response) override;
+  grpc::ServerUnaryReactor* RotateBusinessKey(grpc::CallbackServerContext* ctx,
+                                              const v1::RotateBusinessKeyRequest* request,
+                                              v1::RotateBusinessKeyResponse* response) override;
+  grpc::ServerUnaryReactor* DisableBusiness(grpc::CallbackServerContext* ctx,
+                                            const v1::DisableBusinessRequest* request,
+                                            v1::DisableBusinessResponse* response) override;
+
+ private:
+  const rpc::RpcEnv env_;
+  const auth::Authenticator* const auth_;
+};
+
+}  // namespace bizrelay::operator_api

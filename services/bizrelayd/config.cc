@@ -1,0 +1,310 @@
+#include "services/bizrelayd/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <functional>
+#include <sstream>
+#include <stdexcept>
+
+#include "services/platform/log.h"
+
+extern char** environ;
+
+namespace bizrelay::daemon {
+namespace {
+
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+enum class Kind { kString, kInt, kBool, kList };
+
+struct Option {
+  const char* key;
+  Kind kind;
+  const char* default_value;
+  const char* help;
+  int64_t min = 0;
+  int64_t max = 0;
+  std::function<void(Config&, const std::string&)> set;
+};
+
+int64_t ParseInt(const std::string& key, const std::string& v, int64_t min, int64_t max) {
+  size_t used = 0;
+  int64_t n = 0;
+  try {
+    n = std::stoll(v, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != v.size()) throw ConfigError(key + ": not an integer: '" + v + "'");
+  if (n < min || n > max) {
+    throw ConfigError(key + ": " + v + " is outside " + std::to_string(min) + ".." +
+                      std::to_string(max));
+  }
+  return n;
+}
+
+bool ParseBool(const std::string& key, const std::string& v) {
+  if (v == "true" || v == "1" || v == "yes") return true;
+  if (v == "false" || v == "0" || v == "no") return false;
+  throw ConfigError(key + ": not a boolean (true/false): '" + v + "'");
+}
+
+std::vector<std::string> ParseRoles(const std::string& key, const std::string& v) {
+  std::vector<std::string> roles;
+  std::stringstream ss(v);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    item.erase(std::remove(item.begin(), item.end(), ' '), item.end());
+    if (item.empty()) continue;
+    if (item == "all") return kRoles;
+    if (std::find(kRoles.begin(), kRoles.end(), item) == kRoles.end()) {
+      throw ConfigError(key + ": unknown role '" + item + "'");
+    }
+    roles.push_back(item);
+  }
+  if (roles.empty()) throw ConfigError(key + ": at least one role is needed");
+  return roles;
+}
+
+#define STR(field) [](Config& c, const std::string& v) { c.field = v; }
+#define INT(field, key, lo, hi) \
+  lo, hi, [](Config& c, const std::string& v) { c.field = ParseInt(key, v, lo, hi); }
+#define BOOL(field, key) 0, 0, [](Config& c, const std::string& v) { c.field = ParseBool(key, v); }
+
+const std::vector<Option>& Options() {
+  static const std::vector<Option> kOptions = {
+      {"data_dir", Kind::kString, "./var",
+       "Directory for the embedded PostgreSQL cluster and generated files (operator token)", 0,
+       0, STR(data_dir)},
+      {"roles", Kind::kList, "all",
+       "Comma-separated roles this process serves: hosting (public API), operator "
+       "(operator API), or all",
+       0, 0, [](Config& c, const std::string& v) { c.roles = ParseRoles("roles", v); }},
+      {"log.level", Kind::kString, "info", "trace, debug, info, warn, error or off", 0, 0,
+       [](Config& c, const std::string& v) {
+         if (!IsLogLevel(v)) throw ConfigError("log.level: unknown level '" + v + "'");
+         c.log_level = v;
+       }},
+      {"ready_file", Kind::kString, "",
+       "If set, written with the bound ports as JSON once every listener serves", 0, 0,
+       STR(ready_file)},
+      {"listen.public", Kind::kString, "0.0.0.0:7000",
+       "Address of the public API (accounts, hosting); port 0 picks a free port", 0, 0,
+       STR(listen_public)},
+      {"listen.operator", Kind::kString, "127.0.0.1:7002",
+       "Address of the operator API (loopback by default)", 0, 0, STR(listen_operator)},
+      {"reflection", Kind::kBool, "true", "Serve gRPC server reflection",
+       BOOL(reflection, "reflection")},
+      {"tls.plaintext", Kind::kBool, "false",
+       "Serve without TLS (development only); otherwise tls.cert_file and tls.key_file are "
+       "required",
+       BOOL(tls_plaintext, "tls.plaintext")},
+      {"tls.cert_file", Kind::kString, "", "PEM certificate chain of the server", 0, 0,
+       STR(tls_cert_file)},
+      {"tls.key_file", Kind::kString, "", "PEM private key of the server", 0, 0,
+       STR(tls_key_file)},
+      {"tls.client_ca_file", Kind::kString, "",
+       "PEM CA bundle for client certificates (mTLS); presented certificates are verified", 0,
+       0, STR(tls_client_ca_file)},
+      {"tls.require_client_cert", Kind::kBool, "false",
+       "Refuse connections without a client certificate signed by tls.client_ca_file",
+       BOOL(tls_require_client_cert, "tls.require_client_cert")},
+      {"database.url", Kind::kString, "",
+       "libpq connection string or URL; empty runs an embedded PostgreSQL under data_dir", 0, 0,
+       STR(database_url)},
+      {"database.pool_size", Kind::kInt, "8", "Database worker threads (one connection each)",
+       INT(database_pool_size, "database.pool_size", 1, 256)},
+      {"database.max_queue", Kind::kInt, "10000",
+       "Requests waiting for a database worker before new ones get RESOURCE_EXHAUSTED",
+       INT(database_max_queue, "database.max_queue", 1, 1000000)},
+      {"database.statement_timeout_ms", Kind::kInt, "10000", "Server-side cap on one statement",
+       INT(database_statement_timeout_ms, "database.statement_timeout_ms", 100, 600000)},
+      {"database.allow_unsafe_durability", Kind::kBool, "false",
+       "Start even if PostgreSQL runs with fsync or synchronous_commit off (development only)",
+       BOOL(database_allow_unsafe_durability, "database.allow_unsafe_durability")},
+      {"database.embedded_bin_dir", Kind::kString, "",
+       "PostgreSQL binaries for the embedded cluster; empty finds /usr/lib/postgresql/*/bin", 0,
+       0, STR(database_embedded_bin_dir)},
+      {"operator.token_sha256", Kind::kString, "",
+       "Hex SHA-256 of the operator bearer token", 0, 0, STR(operator_token_sha256)},
+      {"operator.token_file", Kind::kString, "",
+       "File holding the operator bearer token; with neither option set, a token is generated "
+       "into <data_dir>/operator.token",
+       0, 0, STR(operator_token_file)},
+      {"limits.max_message_bytes", Kind::kInt, "262144",
+       "Largest request message accepted; larger ones get RESOURCE_EXHAUSTED",
+       INT(limits_max_message_bytes, "limits.max_message_bytes", 1024, 16 << 20)},
+      {"limits.max_concurrent_streams", Kind::kInt, "100",
+       "Concurrent calls per HTTP/2 connection",
+       INT(limits_max_concurrent_streams, "limits.max_concurrent_streams", 1, 10000)},
+      {"limits.call_timeout_ms", Kind::kInt, "10000",
+       "Server-side deadline of a unary call, whatever the client asks",
+       INT(limits_call_timeout_ms, "limits.call_timeout_ms", 100, 600000)},
+      {"limits.registrations_per_second", Kind::kInt, "20",
+       "RegisterUser calls per second across all callers (burst: twice as many)",
+       INT(limits_registrations_per_second, "limits.registrations_per_second", 1, 100000)},
+      {"keepalive.time_ms", Kind::kInt, "60000", "Ping an idle client connection this often",
+       INT(keepalive_time_ms, "keepalive.time_ms", 1000, 86400000)},
+      {"keepalive.timeout_ms", Kind::kInt, "20000", "Close a connection whose ping goes unanswered",
+       INT(keepalive_timeout_ms, "keepalive.timeout_ms", 1000, 600000)},
+      {"keepalive.min_ping_interval_ms", Kind::kInt, "10000",
+       "Clients pinging more often than this earn a strike",
+       INT(keepalive_min_ping_interval_ms, "keepalive.min_ping_interval_ms", 1000, 3600000)},
+      {"keepalive.max_ping_strikes", Kind::kInt, "2",
+       "Strikes before a client connection is closed (GOAWAY)",
+       INT(keepalive_max_ping_strikes, "keepalive.max_ping_strikes", 0, 100)},
+      {"shutdown.grace_ms", Kind::kInt, "10000",
+       "On SIGTERM/SIGINT, how long in-flight calls may finish before they are cancelled",
+       INT(shutdown_grace_ms, "shutdown.grace_ms", 0, 600000)},
+  };
+  return kOptions;
+}
+
+#undef STR
+#undef INT
+#undef BOOL
+
+std::string EnvName(const std::string& key) {
+  std::string out = "BIZRELAY_";
+  for (char c : key) out += c == '.' ? '_' : static_cast<char>(std::toupper(c));
+  return out;
+}
+
+std::string FlagName(const std::string& key) {
+  std::string out = "--";
+  for (char c : key) out += (c == '.' || c == '_') ? '-' : c;
+  return out;
+}
+
+const Option* Find(const std::string& key) {
+  for (const auto& o : Options()) {
+    if (key == o.key) return &o;
+  }
+  return nullptr;
+}
+
+void Flatten(const YAML::Node& node, const std::string& prefix,
+             std::map<std::string, std::string>* out) {
+  if (node.IsMap()) {
+    for (const auto& kv : node) {
+      std::string key = kv.first.as<std::string>();
+      Flatten(kv.second, prefix.empty() ? key : prefix + "." + key, out);
+    }
+    return;
+  }
+  const Option* opt = Find(prefix);
+  if (opt == nullptr) throw ConfigError(prefix + ": unknown key");
+  if (node.IsSequence() && opt->kind == Kind::kList) {
+    std::string joined;
+    for (const auto& item : node) joined += (joined.empty() ? "" : ",") + item.as<std::string>();
+    (*out)[prefix] = joined;
+    return;
+  }
+  if (!node.IsScalar()) throw ConfigError(prefix + ": expected a single value");
+  (*out)[prefix] = node.Scalar();
+}
+
+}  // namespace
+
+bool Config::HasRole(const std::string& role) const {
+  return std::find(roles.begin(), roles.end(), role) != roles.end();
+}
+
+std::map<std::string, std::string> BizrelayEnvironment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string kv(*e);
+    if (!kv.starts_with("BIZRELAY_")) continue;
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return env;
+}
+
+LoadResult LoadConfig(int argc, const char* const* argv,
+                      const std::map<std::string, std::string>& env) {
+  LoadResult result;
+  CLI::App app{
+      "bizrelayd: business-message hosting relay.\n"
+      "Every option can also be set in the YAML file given by --config (nested keys, e.g.\n"
+      "database: {url: ...}) or in the environment as BIZRELAY_<KEY> (e.g.\n"
+      "BIZRELAY_DATABASE_URL). Precedence: flag > environment > file > default.",
+      "bizrelayd"};
+  app.get_formatter()->column_width(40);
+  std::string config_file;
+  app.add_option("--config", config_file, "YAML configuration file")
+      ->envname("BIZRELAY_CONFIG");
+  std::map<std::string, std::string> flag_values;
+  for (const auto& o : Options()) {
+    std::string help = std::string(o.help) + " [env " + EnvName(o.key) + "; default '" +
+                       o.default_value + "']";
+    app.add_option(FlagName(o.key), flag_values[o.key], help)->type_name("");
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    result.outcome = LoadResult::Outcome::kHelp;
+    result.message = app.help();
+    return result;
+  } catch (const CLI::ParseError& e) {
+    result.outcome = LoadResult::Outcome::kError;
+    result.message = e.what();
+    return result;
+  }
+
+  try {
+    std::map<std::string, std::string> values;
+    for (const auto& o : Options()) values[o.key] = o.default_value;
+    if (!config_file.empty()) {
+      YAML::Node root;
+      try {
+        root = YAML::LoadFile(config_file);
+      } catch (const YAML::Exception& e) {
+        throw ConfigError(config_file + ": " + e.what());
+      }
+      if (root.IsDefined() && !root.IsNull()) {
+        if (!root.IsMap()) throw ConfigError(config_file + ": expected a mapping at the top");
+        std::map<std::string, std::string> file_values;
+        Flatten(root, "", &file_values);
+        for (auto& [k, v] : file_values) values[k] = v;
+      }
+    }
+    for (const auto& [name, value] : env) {
+      if (name == "BIZRELAY_CONFIG") continue;
+      bool known = false;
+      for (const auto& o : Options()) {
+        if (EnvName(o.key) == name) {
+          values[o.key] = value;
+          known = true;
+        }
+      }
+      if (!known) throw ConfigError(name + ": unknown environment variable");
+    }
+    for (const auto& o : Options()) {
+      if (app.count(FlagName(o.key)) > 0) values[o.key] = flag_values[o.key];
+    }
+    for (const auto& o : Options()) o.set(result.config, values[o.key]);
+
+    const Config& c = result.config;
+    if (!c.tls_plaintext && (c.tls_cert_file.empty() || c.tls_key_file.empty())) {
+      throw ConfigError(
+          "tls.cert_file: TLS needs tls.cert_file and tls.key_file (or tls.plaintext=true)");
+    }
+    if (c.tls_require_client_cert && c.tls_client_ca_file.empty()) {
+      throw ConfigError("tls.require_client_cert: needs tls.client_ca_file");
+    }
+    if (!c.operator_token_sha256.empty() && c.operator_token_sha256.size() != 64) {
+      throw ConfigError("operator.token_sha256: must be 64 hex characters");
+    }
+  } catch (const ConfigError& e) {
+    result.outcome = LoadResult::Outcome::kError;
+    result.message = e.what();
+  }
+  return result;
+}
+
+}  // namespace bizrelay::daemon

@@ -1,0 +1,71 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace bizrelay::daemon {
+
+// Everything bizrelayd can be told. Each field is one option in kOptions (config.cc), settable
+// from the YAML file (nested keys), the environment (BIZRELAY_<KEY>, dots as underscores) or a
+// flag (--key, dots and underscores as dashes); later sources win.
+struct Config {
+  std::string data_dir;
+  std::vector<std::string> roles;
+  std::string log_level;
+  std::string ready_file;
+
+  std::string listen_public;
+  std::string listen_operator;
+  bool reflection = true;
+
+  bool tls_plaintext = false;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
+  bool tls_require_client_cert = false;
+
+  std::string database_url;
+  int64_t database_pool_size = 0;
+  int64_t database_max_queue = 0;
+  int64_t database_statement_timeout_ms = 0;
+  bool database_allow_unsafe_durability = false;
+  std::string database_embedded_bin_dir;
+
+  std::string operator_token_sha256;
+  std::string operator_token_file;
+
+  int64_t limits_max_message_bytes = 0;
+  int64_t limits_max_concurrent_streams = 0;
+  int64_t limits_call_timeout_ms = 0;
+  int64_t limits_registrations_per_second = 0;
+
+  int64_t keepalive_time_ms = 0;
+  int64_t keepalive_timeout_ms = 0;
+  int64_t keepalive_min_ping_interval_ms = 0;
+  int64_t keepalive_max_ping_strikes = 0;
+
+  int64_t shutdown_grace_ms = 0;
+
+  bool HasRole(const std::string& role) const;
+};
+
+// The roles a process can serve; "all" stands for every one.
+inline const std::vector<std::string> kRoles = {"hosting", "operator"};
+
+struct LoadResult {
+  enum class Outcome { kOk, kHelp, kError } outcome = Outcome::kOk;
+  Config config;
+  std::string message;  // help text or the error, naming the key at fault
+};
+
+// Parses argv (with --config FILE), the file, and `env`. Never exits; the caller maps kError
+// to exit status 2.
+LoadResult LoadConfig(int argc, const char* const* argv,
+                      const std::map<std::string, std::string>& env);
+
+// The process environment as a map (only BIZRELAY_* variables).
+std::map<std::string, std::string> BizrelayEnvironment();
+
+}  // namespace bizrelay::daemon

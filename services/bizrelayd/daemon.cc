@@ -1,0 +1,200 @@
+#include "services/bizrelayd/daemon.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "services/account/account_service.h"
+#include "services/operator/operator_service.h"
+#include "services/platform/log.h"
+#include "services/platform/token.h"
+#include "services/store/durability.h"
+#include "services/store/migrator.h"
+
+namespace bizrelay::daemon {
+namespace fs = std::filesystem;
+using ServingStatus = grpc::health::v1::HealthCheckResponse;
+
+namespace {
+
+std::string ReadFile(const std::string& path, const std::string& what) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(what + ": cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string Trim(std::string s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  size_t start = 0;
+  while (start < s.size() && std::isspace(static_cast<unsigned char>(s[start]))) ++start;
+  return s.substr(start);
+}
+
+}  // namespace
+
+Daemon::Daemon(Config config) : config_(std::move(config)) {}
+
+Daemon::~Daemon() { Stop(); }
+
+std::string Daemon::ResolveOperatorTokenHash() {
+  if (!config_.operator_token_sha256.empty()) {
+    std::string hash;
+    if (!FromHex(config_.operator_token_sha256, &hash)) {
+      throw std::runtime_error("operator.token_sha256: not hex");
+    }
+    return hash;
+  }
+  std::string path = config_.operator_token_file;
+  if (path.empty()) {
+    path = (fs::path(config_.data_dir) / "operator.token").string();
+    if (!fs::exists(path)) {
+      fs::create_directories(config_.data_dir);
+      std::ofstream out(path);
+      out << GenerateToken("bro_") << "\n";
+      out.close();
+      fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write,
+                      fs::perm_options::replace);
+      spdlog::info("event=operator_token_generated path={}", path);
+    }
+  }
+  std::string token = Trim(ReadFile(path, "operator.token_file"));
+  if (token.size() < 16) throw std::runtime_error("operator token in " + path + " is too short");
+  return Sha256(token);
+}
+
+std::shared_ptr<grpc::ServerCredentials> Daemon::Credentials() const {
+  if (config_.tls_plaintext) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions options(
+      config_.tls_client_ca_file.empty()
+          ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+          : (config_.tls_require_client_cert
+                 ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                 : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY));
+  if (!config_.tls_client_ca_file.empty()) {
+    options.pem_root_certs = ReadFile(config_.tls_client_ca_file, "tls.client_ca_file");
+  }
+  options.pem_key_cert_pairs.push_back({ReadFile(config_.tls_key_file, "tls.key_file"),
+                                        ReadFile(config_.tls_cert_file, "tls.cert_file")});
+  return grpc::SslServerCredentials(options);
+}
+
+std::unique_ptr<grpc::Server> Daemon::BuildServer(const std::string& address,
+                                                  const std::vector<grpc::Service*>& services,
+                                                  int* port) {
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(address, Credentials(), port);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config_.limits_max_message_bytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(config_.limits_max_message_bytes) * 4);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             static_cast<int>(config_.limits_max_concurrent_streams));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                             static_cast<int>(config_.keepalive_time_ms));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             static_cast<int>(config_.keepalive_timeout_ms));
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             static_cast<int>(config_.keepalive_min_ping_interval_ms));
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES,
+                             static_cast<int>(config_.keepalive_max_ping_strikes));
+  // Connections that never complete the HTTP/2 handshake are dropped.
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, 10000);
+  for (grpc::Service* s : services) builder.RegisterService(s);
+  auto server = builder.BuildAndStart();
+  if (!server || *port == 0) throw std::runtime_error("cannot listen on " + address);
+  return server;
+}
+
+void Daemon::WriteReadyFile() const {
+  if (config_.ready_file.empty()) return;
+  nlohmann::json ready = {{"public_port", public_port_}, {"operator_port", operator_port_}};
+  std::string tmp = config_.ready_file + ".tmp";
+  std::ofstream(tmp) << ready.dump() << "\n";
+  fs::rename(tmp, config_.ready_file);
+}
+
+void Daemon::Start() {
+  grpc::EnableDefaultHealthCheckService(false);
+  if (config_.reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  std::string conninfo = config_.database_url;
+  if (conninfo.empty()) {
+    store::EmbeddedPostgresOptions options{.data_dir = config_.data_dir,
+                                           .bin_dir = config_.database_embedded_bin_dir};
+    embedded_ = std::make_unique<store::EmbeddedPostgres>(options);
+    embedded_->Start();
+    conninfo = embedded_->ConnInfo();
+  }
+
+  store::DbPoolOptions pool_options{
+      .conninfo = conninfo,
+      .workers = static_cast<int>(config_.database_pool_size),
+      .max_queue = static_cast<size_t>(config_.database_max_queue),
+      .statement_timeout = std::chrono::milliseconds(config_.database_statement_timeout_ms)};
+  {
+    auto conn = store::OpenConnection(pool_options);
+    store::CheckDurability(*conn, config_.database_allow_unsafe_durability);
+    store::ApplyMigrations(*conn, store::migration_files());
+  }
+  pool_ = std::make_unique<store::DbPool>(pool_options);
+  auth_ = std::make_unique<auth::Authenticator>(ResolveOperatorTokenHash());
+  registrations_ = std::make_unique<RateLimiter>(
+      static_cast<double>(config_.limits_registrations_per_second),
+      2.0 * static_cast<double>(config_.limits_registrations_per_second));
+
+  rpc::RpcEnv env{.pool = pool_.get(),
+                  .call_timeout = std::chrono::milliseconds(config_.limits_call_timeout_ms)};
+
+  if (config_.HasRole("hosting")) {
+    auto health = std::make_unique<rpc::HealthService>();
+    auto accounts =
+        std::make_unique<account::AccountServiceImpl>(env, auth_.get(), registrations_.get());
+    public_server_ = BuildServer(config_.listen_public, {accounts.get(), health.get()},
+                                 &public_port_);
+    health->SetStatus("", ServingStatus::SERVING);
+    health->SetStatus("bizrelay.v1.AccountService", ServingStatus::SERVING);
+    spdlog::info("event=listening role=hosting address={} port={}", config_.listen_public,
+                 public_port_);
+    services_.push_back(std::move(accounts));
+    health_.push_back(std::move(health));
+  }
+  if (config_.HasRole("operator")) {
+    auto health = std::make_unique<rpc::HealthService>();
+    auto ops = std::make_unique<operator_api::OperatorServiceImpl>(env, auth_.get());
+    operator_server_ =
+        BuildServer(config_.listen_operator, {ops.get(), health.get()}, &operator_port_);
+    health->SetStatus("", ServingStatus::SERVING);
+    health->SetStatus("bizrelay.v1.OperatorService", ServingStatus::SERVING);
+    spdlog::info("event=listening role=operator address={} port={}", config_.listen_operator,
+                 operator_port_);
+    services_.push_back(std::move(ops));
+    health_.push_back(std::move(health));
+  }
+  WriteReadyFile();
+  spdlog::info("event=ready tls={} reflection={}", !config_.tls_plaintext, config_.reflection);
+}
+
+void Daemon::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  spdlog::info("event=shutdown_started grace_ms={}", config_.shutdown_grace_ms);
+  for (auto& h : health_) h->Shutdown();
+  auto deadline =
+      std::chrono::system_clock::now() + std::chrono::milliseconds(config_.shutdown_grace_ms);
+  // Shutdown refuses new calls at once and cancels what is still running at the deadline.
+  std::vector<std::thread> stoppers;
+  for (auto* server : {public_server_.get(), operator_server_.get()}) {
+    if (server != nullptr) stoppers.emplace_back([server, deadline] { server->Shutdown(deadline); });
+  }
+  for (auto& t : stoppers) t.join();
+  if (pool_) pool_->Stop();
+  if (embedded_) embedded_->Stop();
+  spdlog::info("event=shutdown_complete");
+}
+
+}  // namespace bizrelay::daemon

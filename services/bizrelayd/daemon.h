@@ -1,0 +1,55 @@
+#pragma once
+
+#include <grpcpp/server.h>
+
+#include <memory>
+#include <optional>
+
+#include "services/auth/authenticator.h"
+#include "services/bizrelayd/config.h"
+#include "services/platform/rate_limiter.h"
+#include "services/rpc/health_service.h"
+#include "services/store/db_pool.h"
+#include "services/store/embedded_postgres.h"
+
+namespace bizrelay::daemon {
+
+// The wiring of one bizrelayd process: database (embedded or external), migrations, the
+// services of its roles, and their listeners. Start and Stop are called from one thread.
+class Daemon {
+ public:
+  explicit Daemon(Config config);
+  ~Daemon();
+
+  // Brings everything up; throws std::runtime_error with a message for the operator.
+  void Start();
+  // Graceful stop: health NOT_SERVING, no new calls, in-flight calls get shutdown.grace_ms,
+  // then the pool and (if embedded) PostgreSQL stop.
+  void Stop();
+
+  int public_port() const { return public_port_; }
+  int operator_port() const { return operator_port_; }
+
+ private:
+  std::string ResolveOperatorTokenHash();
+  std::shared_ptr<grpc::ServerCredentials> Credentials() const;
+  std::unique_ptr<grpc::Server> BuildServer(const std::string& address,
+                                            const std::vector<grpc::Service*>& services,
+                                            int* port);
+  void WriteReadyFile() const;
+
+  Config config_;
+  std::unique_ptr<store::EmbeddedPostgres> embedded_;
+  std::unique_ptr<store::DbPool> pool_;
+  std::unique_ptr<auth::Authenticator> auth_;
+  std::unique_ptr<RateLimiter> registrations_;
+  std::vector<std::unique_ptr<grpc::Service>> services_;
+  std::vector<std::unique_ptr<rpc::HealthService>> health_;
+  std::unique_ptr<grpc::Server> public_server_;
+  std::unique_ptr<grpc::Server> operator_server_;
+  int public_port_ = 0;
+  int operator_port_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace bizrelay::daemon

@@ -1,0 +1,44 @@
+// bizrelayd: the relay daemon. See `bizrelayd --help`.
+#include <csignal>
+#include <iostream>
+
+#include "services/bizrelayd/config.h"
+#include "services/bizrelayd/daemon.h"
+#include "services/platform/log.h"
+
+int main(int argc, char** argv) {
+  using bizrelay::daemon::LoadResult;
+  LoadResult loaded =
+      bizrelay::daemon::LoadConfig(argc, argv, bizrelay::daemon::BizrelayEnvironment());
+  if (loaded.outcome == LoadResult::Outcome::kHelp) {
+    std::cout << loaded.message;
+    return 0;
+  }
+  if (loaded.outcome == LoadResult::Outcome::kError) {
+    std::cerr << "bizrelayd: configuration error: " << loaded.message << "\n";
+    return 2;
+  }
+  bizrelay::SetUpLogging(loaded.config.log_level);
+
+  // Signals are taken synchronously by this thread only; every other thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  bizrelay::daemon::Daemon daemon(loaded.config);
+  try {
+    daemon.Start();
+  } catch (const std::exception& e) {
+    spdlog::critical("event=start_failed error=\"{}\"", e.what());
+    daemon.Stop();
+    return 1;
+  }
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("event=signal_received signal={}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  daemon.Stop();
+  return 0;
+}

@@ -242,7 +242,9 @@ LoadResult LoadConfig(int argc, const char* const* argv,
   for (const auto& o : Options()) {
     std::string help = std::string(o.help) + " [env " + EnvName(o.key) + "; default '" +
                        o.default_value + "']";
-    app.add_option(FlagName(o.key), flag_values[o.key], help)->type_name("");
+    app.add_option(FlagName(o.key), flag_values[o.key], help)
+        ->type_name("")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   }
   try {
     app.parse(argc, argv);

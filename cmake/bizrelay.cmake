@@ -33,11 +33,14 @@ function(bizrelay_embed_sql out_var)
   cmake_parse_arguments(ARG "" "NAMESPACE;TABLE" "FILES" ${ARGN})
   set(out "${CMAKE_CURRENT_BINARY_DIR}/${ARG_TABLE}.cc")
   set(script "${PROJECT_SOURCE_DIR}/cmake/embed_sql.cmake")
+  # A CMake list cannot pass through a command line; join with '|' and split in the script.
+  string(REPLACE ";" "|" files_arg "${ARG_FILES}")
   add_custom_command(
     OUTPUT ${out}
     COMMAND ${CMAKE_COMMAND} -DOUT=${out} -DNAMESPACE=${ARG_NAMESPACE} -DTABLE=${ARG_TABLE}
-            "-DFILES=${ARG_FILES}" -P ${script}
+            "-DFILES=${files_arg}" -P ${script}
     DEPENDS ${ARG_FILES} ${script}
-    COMMENT "Embedding SQL into ${ARG_TABLE}.cc")
+    COMMENT "Embedding SQL into ${ARG_TABLE}.cc"
+    VERBATIM)
   set(${out_var} ${out} PARENT_SCOPE)
 endfunction()

@@ -1,6 +1,7 @@
 # Writes OUT: a C++ file defining `const std::vector<EmbeddedSql>& NAMESPACE::TABLE()` with the
 # content of each file in FILES (sorted by file name), as raw string literals.
 set(body "")
+string(REPLACE "|" ";" FILES "${FILES}")
 list(SORT FILES)
 foreach(f ${FILES})
   get_filename_component(name ${f} NAME)

@@ -160,6 +160,26 @@ const std::vector<Option>& Options() {
       {"shutdown.grace_ms", Kind::kInt, "10000",
        "On SIGTERM/SIGINT, how long in-flight calls may finish before they are cancelled",
        INT(shutdown_grace_ms, "shutdown.grace_ms", 0, 600000)},
+      {"hosting.max_text_chars", Kind::kInt, "4096", "Longest hosted message, in characters",
+       INT(hosting_max_text_chars, "hosting.max_text_chars", 1, 65536)},
+      {"hosting.service_window_seconds", Kind::kInt, "86400",
+       "How long after a user's last message a business may reply with free text",
+       INT(hosting_service_window_seconds, "hosting.service_window_seconds", 1, 30 * 86400)},
+      {"hosting.default_retention_days", Kind::kInt, "30",
+       "Retention shown for businesses that have set none",
+       INT(hosting_default_retention_days, "hosting.default_retention_days", 1, 3650)},
+      {"hosting.max_streams_per_principal", Kind::kInt, "8",
+       "Open event streams per user or business",
+       INT(hosting_max_streams_per_principal, "hosting.max_streams_per_principal", 1, 1000)},
+      {"hosting.sends_per_second", Kind::kInt, "100",
+       "Messages per second per credential (bursts of twice as many); more get "
+       "RESOURCE_EXHAUSTED with a retry delay",
+       INT(hosting_sends_per_second, "hosting.sends_per_second", 1, 1000000)},
+      {"hosting.max_batch", Kind::kInt, "256", "Most user messages stored in one transaction",
+       INT(hosting_max_batch, "hosting.max_batch", 1, 10000)},
+      {"hosting.writer_threads", Kind::kInt, "2",
+       "Database connections that store batches of user messages",
+       INT(hosting_writer_threads, "hosting.writer_threads", 1, 64)},
   };
   return kOptions;
 }

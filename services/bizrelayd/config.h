@@ -48,6 +48,14 @@ struct Config {
 
   int64_t shutdown_grace_ms = 0;
 
+  int64_t hosting_max_text_chars = 0;
+  int64_t hosting_service_window_seconds = 0;
+  int64_t hosting_default_retention_days = 0;
+  int64_t hosting_max_streams_per_principal = 0;
+  int64_t hosting_sends_per_second = 0;
+  int64_t hosting_max_batch = 0;
+  int64_t hosting_writer_threads = 0;
+
   bool HasRole(const std::string& role) const;
 };
 

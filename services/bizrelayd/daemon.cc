@@ -10,6 +10,8 @@
 #include <sstream>
 
 #include "services/account/account_service.h"
+#include "services/hosting/business_service.h"
+#include "services/hosting/user_chat_service.h"
 #include "services/operator/operator_service.h"
 #include "services/platform/log.h"
 #include "services/platform/token.h"
@@ -151,16 +153,48 @@ void Daemon::Start() {
                   .call_timeout = std::chrono::milliseconds(config_.limits_call_timeout_ms)};
 
   if (config_.HasRole("hosting")) {
+    auto& h = hosting_options_;
+    h.max_text_chars = static_cast<size_t>(config_.hosting_max_text_chars);
+    h.service_window = std::chrono::seconds(config_.hosting_service_window_seconds);
+    h.default_retention_days = static_cast<int>(config_.hosting_default_retention_days);
+    h.max_streams_per_principal = static_cast<int>(config_.hosting_max_streams_per_principal);
+    h.sends_per_second = static_cast<double>(config_.hosting_sends_per_second);
+    h.max_batch = static_cast<size_t>(config_.hosting_max_batch);
+    h.writer_threads = static_cast<int>(config_.hosting_writer_threads);
+
+    store::DbPoolOptions writer_options = pool_options;
+    writer_options.workers = h.writer_threads;
+    writer_options.application_name = "bizrelayd-writer";
+    writer_pool_ = std::make_unique<store::DbPool>(writer_options);
+    batcher_ = std::make_unique<hosting::SendBatcher>(writer_pool_.get(), h.writer_threads,
+                                                      h.max_batch, pool_options.max_queue);
+    hub_ = std::make_unique<hosting::MailboxHub>(conninfo, h.max_streams_per_principal);
+    hub_->Start();
+    send_limiter_ = std::make_unique<RateLimiter>(h.sends_per_second, 2 * h.sends_per_second);
+    hosting::HostingEnv henv{.rpc = env,
+                             .auth = auth_.get(),
+                             .options = &hosting_options_,
+                             .batcher = batcher_.get(),
+                             .hub = hub_.get(),
+                             .send_limiter = send_limiter_.get()};
+
     auto health = std::make_unique<rpc::HealthService>();
     auto accounts =
         std::make_unique<account::AccountServiceImpl>(env, auth_.get(), registrations_.get());
-    public_server_ = BuildServer(config_.listen_public, {accounts.get(), health.get()},
+    auto user_chats = std::make_unique<hosting::UserChatServiceImpl>(henv);
+    auto business = std::make_unique<hosting::BusinessServiceImpl>(henv);
+    public_server_ = BuildServer(config_.listen_public,
+                                 {accounts.get(), user_chats.get(), business.get(), health.get()},
                                  &public_port_);
-    health->SetStatus("", ServingStatus::SERVING);
-    health->SetStatus("bizrelay.v1.AccountService", ServingStatus::SERVING);
+    for (const char* name : {"", "bizrelay.v1.AccountService", "bizrelay.v1.UserChatService",
+                             "bizrelay.v1.BusinessService"}) {
+      health->SetStatus(name, ServingStatus::SERVING);
+    }
     spdlog::info("event=listening role=hosting address={} port={}", config_.listen_public,
                  public_port_);
     services_.push_back(std::move(accounts));
+    services_.push_back(std::move(user_chats));
+    services_.push_back(std::move(business));
     health_.push_back(std::move(health));
   }
   if (config_.HasRole("operator")) {
@@ -184,6 +218,8 @@ void Daemon::Stop() {
   stopped_ = true;
   spdlog::info("event=shutdown_started grace_ms={}", config_.shutdown_grace_ms);
   for (auto& h : health_) h->Shutdown();
+  // Open event streams end now (UNAVAILABLE) so clients reconnect to another instance.
+  if (hub_) hub_->Stop();
   auto deadline =
       std::chrono::system_clock::now() + std::chrono::milliseconds(config_.shutdown_grace_ms);
   // Shutdown refuses new calls at once and cancels what is still running at the deadline.
@@ -192,6 +228,7 @@ void Daemon::Stop() {
     if (server != nullptr) stoppers.emplace_back([server, deadline] { server->Shutdown(deadline); });
   }
   for (auto& t : stoppers) t.join();
+  if (writer_pool_) writer_pool_->Stop();
   if (pool_) pool_->Stop();
   if (embedded_) embedded_->Stop();
   spdlog::info("event=shutdown_complete");

@@ -6,6 +6,9 @@
 #include <optional>
 
 #include "services/auth/authenticator.h"
+#include "services/hosting/mailbox_hub.h"
+#include "services/hosting/rules.h"
+#include "services/hosting/send_batcher.h"
 #include "services/bizrelayd/config.h"
 #include "services/platform/rate_limiter.h"
 #include "services/rpc/health_service.h"
@@ -41,6 +44,12 @@ class Daemon {
   Config config_;
   std::unique_ptr<store::EmbeddedPostgres> embedded_;
   std::unique_ptr<store::DbPool> pool_;
+  // Group commit of user messages runs on its own connections.
+  std::unique_ptr<store::DbPool> writer_pool_;
+  hosting::HostingOptions hosting_options_;
+  std::unique_ptr<hosting::SendBatcher> batcher_;
+  std::unique_ptr<hosting::MailboxHub> hub_;
+  std::unique_ptr<RateLimiter> send_limiter_;
   std::unique_ptr<auth::Authenticator> auth_;
   std::unique_ptr<RateLimiter> registrations_;
   std::vector<std::unique_ptr<grpc::Service>> services_;

@@ -1,0 +1,347 @@
+#include "services/hosting/chats.h"
+
+#include <algorithm>
+
+#include "services/platform/error.h"
+#include "services/platform/validate.h"
+
+namespace bizrelay::hosting {
+namespace {
+
+constexpr int kDefaultPage = 50;
+constexpr int kMaxChatPage = 100;
+constexpr int kMaxMessagePage = 200;
+
+DisclosureView ViewOf(TermsRow terms) {
+  std::string summary =
+      DisclosureSummary(terms.display_name, terms.retention_days, terms.data_use_statement);
+  return {std::move(terms), std::move(summary)};
+}
+
+Error ConversationNotFound() { return NotFound("conversation"); }
+
+int64_t ParseInt64(const std::string& s) {
+  try {
+    size_t used = 0;
+    int64_t v = std::stoll(s, &used);
+    if (used == s.size() && v >= 0) return v;
+  } catch (const std::exception&) {
+  }
+  throw InvalidField("page_token", "page_token is not valid");
+}
+
+Page<MessageRow> MessagesPage(pqxx::transaction_base& tx, const std::string& conversation_id,
+                              int page_size, const std::string& page_token) {
+  int limit = PageSize(page_size, kDefaultPage, kMaxMessagePage);
+  int64_t after = 0;
+  if (!page_token.empty()) after = ParseInt64(DecodePageToken(page_token, 1)[0]);
+  Page<MessageRow> page;
+  int64_t last_seq = 0;
+  page.items = HostingRepository::Messages(tx, conversation_id, after, limit + 1, &last_seq);
+  if (static_cast<int>(page.items.size()) > limit) {
+    page.items.pop_back();
+    // Re-read the seq of the last returned message: ask for exactly `limit` again.
+    int64_t seq = 0;
+    HostingRepository::Messages(tx, conversation_id, after, limit, &seq);
+    page.next_page_token = EncodePageToken({std::to_string(seq)});
+  }
+  return page;
+}
+
+}  // namespace
+
+void AppendStatusEvents(pqxx::transaction_base& tx, const std::vector<StatusChange>& changes,
+                        MessageStatus status) {
+  std::map<std::string, std::vector<const StatusChange*>> by_owner;
+  for (const auto& c : changes) by_owner[c.notify_owner].push_back(&c);
+  for (const auto& [owner, list] : by_owner) {
+    int64_t pos =
+        HostingRepository::TakePositions(tx, owner, static_cast<int64_t>(list.size()));
+    for (const StatusChange* c : list) {
+      HostingRepository::InsertEvent(tx, owner, pos++, EventKind::kStatus, c->conversation_id,
+                                     c->message_id, static_cast<int>(status), 0);
+    }
+  }
+}
+
+// ---- UserChats ----
+
+DisclosureView UserChats::Disclosure(pqxx::transaction_base& tx,
+                                     const std::string& business_id) const {
+  CheckId("business", business_id);
+  auto terms = HostingRepository::Terms(tx, business_id, options_.default_retention_days);
+  if (!terms) throw NotFound("business");
+  return ViewOf(std::move(*terms));
+}
+
+std::string UserChats::StartChat(pqxx::transaction_base& tx, const std::string& user_id,
+                                 const std::string& business_id,
+                                 int64_t disclosure_version) const {
+  CheckId("business", business_id);
+  // Lock order: the business head before the conversation row.
+  HostingRepository::TakePositions(tx, business_id, 0);
+  auto terms = HostingRepository::Terms(tx, business_id, options_.default_retention_days);
+  if (!terms) throw NotFound("business");
+  if (terms->version != disclosure_version) {
+    throw Error(ErrorCode::kFailedPrecondition, "DISCLOSURE_CHANGED",
+                "the business's terms changed; show the current disclosure and ask again",
+                {{"current_version", std::to_string(terms->version)}});
+  }
+  std::string conversation =
+      HostingRepository::UpsertConsent(tx, business_id, user_id, disclosure_version);
+  HostingRepository::AppendEvent(tx, business_id, EventKind::kNotice, conversation, "", 0,
+                                 static_cast<int>(NoticeKind::kChatStarted));
+  return conversation;
+}
+
+ChatState UserChats::Transition(pqxx::transaction_base& tx, const std::string& user_id,
+                                const std::string& business_id, ChatState to,
+                                const std::vector<ChatState>& from, NoticeKind notice) const {
+  CheckId("business", business_id);
+  HostingRepository::TakePositions(tx, business_id, 0);
+  auto changed = HostingRepository::SetState(tx, business_id, user_id, to, from);
+  if (changed) {
+    HostingRepository::AppendEvent(tx, business_id, EventKind::kNotice, *changed, "", 0,
+                                   static_cast<int>(notice));
+    return to;
+  }
+  auto chat = HostingRepository::ChatOfUserWithBusiness(tx, user_id, business_id);
+  if (!chat) throw NotFound("chat");
+  return chat->state;
+}
+
+ChatState UserChats::Block(pqxx::transaction_base& tx, const std::string& user_id,
+                           const std::string& business_id) const {
+  return Transition(tx, user_id, business_id, ChatState::kBlocked,
+                    {ChatState::kOpen, ChatState::kLeft}, NoticeKind::kBlocked);
+}
+
+ChatState UserChats::Unblock(pqxx::transaction_base& tx, const std::string& user_id,
+                             const std::string& business_id) const {
+  return Transition(tx, user_id, business_id, ChatState::kOpen, {ChatState::kBlocked},
+                    NoticeKind::kUnblocked);
+}
+
+ChatState UserChats::Leave(pqxx::transaction_base& tx, const std::string& user_id,
+                           const std::string& business_id) const {
+  return Transition(tx, user_id, business_id, ChatState::kLeft, {ChatState::kOpen},
+                    NoticeKind::kChatLeft);
+}
+
+int UserChats::MarkRead(pqxx::transaction_base& tx, const std::string& user_id,
+                        const std::string& conversation_id, const std::string& message_id) const {
+  CheckId("conversation", conversation_id);
+  CheckId("message", message_id);
+  auto chat = HostingRepository::ConversationOfUser(tx, user_id, conversation_id);
+  if (!chat) throw ConversationNotFound();
+  HostingRepository::TakePositions(tx, chat->business_id, 0);
+  auto changes = HostingRepository::MarkRead(tx, conversation_id, Direction::kBusinessToUser,
+                                             message_id);
+  AppendStatusEvents(tx, changes, MessageStatus::kRead);
+  return static_cast<int>(changes.size());
+}
+
+int64_t UserChats::Acknowledge(pqxx::transaction_base& tx, const std::string& user_id,
+                               int64_t position) const {
+  if (position < 0) throw InvalidField("position", "position must not be negative");
+  int64_t acked = 0;
+  auto changes = HostingRepository::Acknowledge(tx, user_id, false, position, &acked);
+  AppendStatusEvents(tx, changes, MessageStatus::kDelivered);
+  return acked;
+}
+
+Page<ConversationRow> UserChats::ListChats(pqxx::transaction_base& tx, const std::string& user_id,
+                                           int page_size, const std::string& page_token) const {
+  int limit = PageSize(page_size, kDefaultPage, kMaxChatPage);
+  std::string after;
+  if (!page_token.empty()) {
+    after = DecodePageToken(page_token, 1)[0];
+    CheckId("page_token", after);
+  }
+  Page<ConversationRow> page;
+  page.items = HostingRepository::ChatsOfUser(tx, user_id, after, limit + 1);
+  if (static_cast<int>(page.items.size()) > limit) {
+    page.items.pop_back();
+    page.next_page_token = EncodePageToken({page.items.back().conversation_id});
+  }
+  return page;
+}
+
+Page<MessageRow> UserChats::ListMessages(pqxx::transaction_base& tx, const std::string& user_id,
+                                         const std::string& conversation_id, int page_size,
+                                         const std::string& page_token) const {
+  CheckId("conversation", conversation_id);
+  if (!HostingRepository::ConversationOfUser(tx, user_id, conversation_id)) {
+    throw ConversationNotFound();
+  }
+  return MessagesPage(tx, conversation_id, page_size, page_token);
+}
+
+// ---- BusinessDesk ----
+
+void BusinessDesk::CheckReply(const Reply& reply) const {
+  CheckIdempotencyKey(reply.idempotency_key, options_);
+  if (reply.template_name.empty()) {
+    CheckMessageText("text", reply.text, options_);
+    if (!reply.parameters.empty()) {
+      throw InvalidField("template_parameters", "parameters need a template_name");
+    }
+  } else if (!reply.text.empty()) {
+    throw InvalidField("text", "send either text or a template, not both");
+  }
+  if (reply.parameters.size() > options_.max_template_params) {
+    throw InvalidField("template_parameters", "too many template parameters");
+  }
+}
+
+SentMessage BusinessDesk::SendReply(pqxx::transaction_base& tx, const std::string& business_id,
+                                    const Reply& reply) const {
+  CheckReply(reply);
+  CheckId("conversation", reply.conversation_id);
+  std::vector<std::string> hash_parts = {reply.text, reply.template_name};
+  for (const auto& [k, v] : reply.parameters) {
+    hash_parts.push_back(k);
+    hash_parts.push_back(v);
+  }
+  std::string request_hash = RequestHash(hash_parts);
+
+  auto chat = HostingRepository::ConversationOfBusiness(tx, business_id, reply.conversation_id,
+                                                        /*lock=*/true);
+  if (!chat) throw ConversationNotFound();
+  if (auto earlier = HostingRepository::MessageByKey(tx, chat->conversation_id,
+                                                     Direction::kBusinessToUser,
+                                                     reply.idempotency_key)) {
+    if (earlier->second != request_hash) {
+      throw Error(ErrorCode::kAlreadyExists, "IDEMPOTENCY_KEY_REUSED",
+                  "this idempotency key was used for a different message");
+    }
+    return {earlier->first, true};
+  }
+  // A user who left or blocked is out of reach; say so exactly as for an unknown conversation.
+  if (chat->state != ChatState::kOpen) throw ConversationNotFound();
+
+  std::string text = reply.text;
+  if (!reply.template_name.empty()) {
+    auto row = HostingRepository::Template(tx, business_id, reply.template_name);
+    if (!row) throw NotFound("template");
+    TemplateDef def{row->name, row->body, row->parameters};
+    text = FillTemplate(def, reply.parameters, options_);
+  } else if (!WindowOpen(*chat)) {
+    throw Error(ErrorCode::kFailedPrecondition, "OUTSIDE_SERVICE_WINDOW",
+                "free-form replies are allowed only within the service window after the user's "
+                "last message; send a template instead",
+                {{"window_seconds", std::to_string(options_.service_window.count())}});
+  }
+  MessageRow message = HostingRepository::InsertMessage(
+      tx, chat->conversation_id, Direction::kBusinessToUser, text, reply.template_name,
+      reply.idempotency_key, request_hash);
+  HostingRepository::AppendEvent(tx, chat->user_id, EventKind::kMessage, chat->conversation_id,
+                                 message.message_id);
+  return {message, false};
+}
+
+int64_t BusinessDesk::Acknowledge(pqxx::transaction_base& tx, const std::string& business_id,
+                                  int64_t position) const {
+  if (position < 0) throw InvalidField("position", "position must not be negative");
+  int64_t acked = 0;
+  auto changes = HostingRepository::Acknowledge(tx, business_id, true, position, &acked);
+  AppendStatusEvents(tx, changes, MessageStatus::kDelivered);
+  return acked;
+}
+
+int BusinessDesk::MarkRead(pqxx::transaction_base& tx, const std::string& business_id,
+                           const std::string& conversation_id,
+                           const std::string& message_id) const {
+  CheckId("conversation", conversation_id);
+  CheckId("message", message_id);
+  if (!HostingRepository::ConversationOfBusiness(tx, business_id, conversation_id, false)) {
+    throw ConversationNotFound();
+  }
+  auto changes = HostingRepository::MarkRead(tx, conversation_id, Direction::kUserToBusiness,
+                                             message_id);
+  AppendStatusEvents(tx, changes, MessageStatus::kRead);
+  return static_cast<int>(changes.size());
+}
+
+TemplateDef BusinessDesk::CreateTemplate(pqxx::transaction_base& tx,
+                                         const std::string& business_id, const std::string& name,
+                                         const std::string& body) const {
+  TemplateDef def = ParseTemplate(name, body, options_);
+  HostingRepository::UpsertTemplate(tx, business_id, {def.name, def.body, def.parameters});
+  return def;
+}
+
+std::vector<TemplateRow> BusinessDesk::Templates(pqxx::transaction_base& tx,
+                                                 const std::string& business_id) const {
+  return HostingRepository::Templates(tx, business_id);
+}
+
+Page<ConversationRow> BusinessDesk::ListConversations(pqxx::transaction_base& tx,
+                                                      const std::string& business_id,
+                                                      int page_size,
+                                                      const std::string& page_token) const {
+  int limit = PageSize(page_size, kDefaultPage, kMaxChatPage);
+  std::optional<std::pair<int64_t, std::string>> after;
+  if (!page_token.empty()) {
+    auto parts = DecodePageToken(page_token, 2);
+    CheckId("page_token", parts[1]);
+    after = std::make_pair(ParseInt64(parts[0]), parts[1]);
+  }
+  Page<ConversationRow> page;
+  page.items = HostingRepository::ConversationsOfBusiness(tx, business_id, after, limit + 1);
+  if (static_cast<int>(page.items.size()) > limit) {
+    page.items.pop_back();
+    const auto& last = page.items.back();
+    auto activity = tx.exec_params1(
+        "SELECT (extract(epoch from last_activity_at) * 1000000)::bigint "
+        "FROM hosting.conversations WHERE conversation_id = $1::uuid",
+        last.conversation_id)[0].as<int64_t>();
+    page.next_page_token = EncodePageToken({std::to_string(activity), last.conversation_id});
+  }
+  return page;
+}
+
+Page<MessageRow> BusinessDesk::ListMessages(pqxx::transaction_base& tx,
+                                            const std::string& business_id,
+                                            const std::string& conversation_id, int page_size,
+                                            const std::string& page_token) const {
+  CheckId("conversation", conversation_id);
+  if (!HostingRepository::ConversationOfBusiness(tx, business_id, conversation_id, false)) {
+    throw ConversationNotFound();
+  }
+  return MessagesPage(tx, conversation_id, page_size, page_token);
+}
+
+std::pair<DisclosureView, int> BusinessDesk::UpdateProfile(pqxx::transaction_base& tx,
+                                                           const std::string& business_id,
+                                                           const ProfileUpdate& u) const {
+  if (!u.display_name.empty()) CheckText("display_name", u.display_name, 1, 100);
+  CheckText("description", u.description, 0, 1000, true);
+  CheckOptionalUrl("website", u.website, 200);
+  CheckText("data_use_statement", u.data_use_statement, 0, options_.max_statement_chars, true);
+
+  HostingRepository::TakePositions(tx, business_id, 0);
+  auto terms = HostingRepository::Terms(tx, business_id, options_.default_retention_days);
+  if (!terms) throw NotFound("business");
+  HostingRepository::UpdateBusinessProfile(
+      tx, business_id, u.display_name.empty() ? terms->display_name : u.display_name,
+      u.description.empty() ? terms->description : u.description,
+      u.website.empty() ? terms->website : u.website);
+  int notified = 0;
+  bool terms_changed =
+      !u.data_use_statement.empty() && u.data_use_statement != terms->data_use_statement;
+  if (terms_changed) {
+    HostingRepository::SetDataUseStatement(tx, business_id, u.data_use_statement,
+                                           options_.default_retention_days);
+    // Users' heads come after the business's in the lock order; they are taken sorted.
+    for (const auto& [conversation, user] : HostingRepository::OpenChatsOfBusiness(tx, business_id)) {
+      HostingRepository::AppendEvent(tx, user, EventKind::kNotice, conversation, "", 0,
+                                     static_cast<int>(NoticeKind::kTermsChanged));
+      ++notified;
+    }
+  }
+  auto now = HostingRepository::Terms(tx, business_id, options_.default_retention_days);
+  return {ViewOf(std::move(*now)), notified};
+}
+
+}  // namespace bizrelay::hosting

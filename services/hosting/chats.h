@@ -1,0 +1,128 @@
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "services/hosting/repository.h"
+#include "services/hosting/rules.h"
+
+namespace bizrelay::hosting {
+
+struct DisclosureView {
+  TermsRow terms;
+  std::string summary;
+};
+
+struct SentMessage {
+  MessageRow message;
+  bool replayed = false;
+};
+
+template <typename T>
+struct Page {
+  std::vector<T> items;
+  std::string next_page_token;
+};
+
+// The user's side of hosted chats: consent, blocking, reading and history. Sending goes
+// through SendBatcher (group commit). Every method takes an authenticated user id and runs in
+// the caller's transaction; ids the user may not see are NOT_FOUND exactly like unknown ids.
+class UserChats {
+ public:
+  explicit UserChats(const HostingOptions& options) : options_(options) {}
+
+  DisclosureView Disclosure(pqxx::transaction_base& tx, const std::string& business_id) const;
+  // Consent to the disclosure version the user saw: FAILED_PRECONDITION DISCLOSURE_CHANGED if
+  // it is no longer current. Reopens a left or blocked chat. The business is told.
+  std::string StartChat(pqxx::transaction_base& tx, const std::string& user_id,
+                        const std::string& business_id, int64_t disclosure_version) const;
+  // Block, unblock and leave: NOT_FOUND if the user never started a chat with the business.
+  // Repeating one is a no-op that reports the current state.
+  ChatState Block(pqxx::transaction_base& tx, const std::string& user_id,
+                  const std::string& business_id) const;
+  ChatState Unblock(pqxx::transaction_base& tx, const std::string& user_id,
+                    const std::string& business_id) const;
+  ChatState Leave(pqxx::transaction_base& tx, const std::string& user_id,
+                  const std::string& business_id) const;
+
+  int MarkRead(pqxx::transaction_base& tx, const std::string& user_id,
+               const std::string& conversation_id, const std::string& message_id) const;
+  int64_t Acknowledge(pqxx::transaction_base& tx, const std::string& user_id,
+                      int64_t position) const;
+  Page<ConversationRow> ListChats(pqxx::transaction_base& tx, const std::string& user_id,
+                                  int page_size, const std::string& page_token) const;
+  Page<MessageRow> ListMessages(pqxx::transaction_base& tx, const std::string& user_id,
+                                const std::string& conversation_id, int page_size,
+                                const std::string& page_token) const;
+
+ private:
+  ChatState Transition(pqxx::transaction_base& tx, const std::string& user_id,
+                       const std::string& business_id, ChatState to,
+                       const std::vector<ChatState>& from, NoticeKind notice) const;
+  const HostingOptions& options_;
+};
+
+// The business's side: replies under the 24-hour window and templates, acknowledgements,
+// read marks, history and terms. Every method takes an authenticated business id; ids of other
+// businesses' conversations are NOT_FOUND exactly like unknown ids.
+class BusinessDesk {
+ public:
+  explicit BusinessDesk(const HostingOptions& options) : options_(options) {}
+
+  struct Reply {
+    std::string conversation_id;
+    std::string text;           // free-form; empty when a template is used
+    std::string template_name;  // registered template, or empty
+    std::map<std::string, std::string> parameters;
+    std::string idempotency_key;
+  };
+  // Checks fields that need no database (INVALID_ARGUMENT).
+  void CheckReply(const Reply& reply) const;
+  // The conversation must be this business's and open (otherwise NOT_FOUND, as for an unknown
+  // one). Free text needs the service window open (FAILED_PRECONDITION
+  // OUTSIDE_SERVICE_WINDOW); a template works any time.
+  SentMessage SendReply(pqxx::transaction_base& tx, const std::string& business_id,
+                        const Reply& reply) const;
+
+  int64_t Acknowledge(pqxx::transaction_base& tx, const std::string& business_id,
+                      int64_t position) const;
+  int MarkRead(pqxx::transaction_base& tx, const std::string& business_id,
+               const std::string& conversation_id, const std::string& message_id) const;
+
+  TemplateDef CreateTemplate(pqxx::transaction_base& tx, const std::string& business_id,
+                             const std::string& name, const std::string& body) const;
+  std::vector<TemplateRow> Templates(pqxx::transaction_base& tx,
+                                     const std::string& business_id) const;
+
+  Page<ConversationRow> ListConversations(pqxx::transaction_base& tx,
+                                          const std::string& business_id, int page_size,
+                                          const std::string& page_token) const;
+  Page<MessageRow> ListMessages(pqxx::transaction_base& tx, const std::string& business_id,
+                                const std::string& conversation_id, int page_size,
+                                const std::string& page_token) const;
+
+  struct ProfileUpdate {
+    std::string display_name, description, website, data_use_statement;
+  };
+  // Empty fields keep their values. A changed data-use statement is a change of terms: new
+  // disclosure version and a notice in every open chat. Returns the terms and the number of
+  // chats told.
+  std::pair<DisclosureView, int> UpdateProfile(pqxx::transaction_base& tx,
+                                               const std::string& business_id,
+                                               const ProfileUpdate& update) const;
+
+  bool WindowOpen(const ConversationRow& c) const {
+    return ServiceWindowOpen(c.seconds_since_user_message, options_);
+  }
+
+ private:
+  const HostingOptions& options_;
+};
+
+// Appends a status event for each change to the owner it names, grouped per owner in lock
+// order (callers hold any business heads they need already).
+void AppendStatusEvents(pqxx::transaction_base& tx, const std::vector<StatusChange>& changes,
+                        MessageStatus status);
+
+}  // namespace bizrelay::hosting

@@ -1,0 +1,109 @@
+#include "services/hosting/convert.h"
+
+#include <google/protobuf/util/time_util.h>
+
+namespace bizrelay::hosting {
+namespace {
+
+v1::MessageStatus StatusOf(MessageStatus s) {
+  switch (s) {
+    case MessageStatus::kSent:
+      return v1::MESSAGE_STATUS_SENT;
+    case MessageStatus::kDelivered:
+      return v1::MESSAGE_STATUS_DELIVERED;
+    case MessageStatus::kRead:
+      return v1::MESSAGE_STATUS_READ;
+  }
+  return v1::MESSAGE_STATUS_UNSPECIFIED;
+}
+
+v1::ChatNotice::Kind NoticeOf(NoticeKind k) {
+  switch (k) {
+    case NoticeKind::kTermsChanged:
+      return v1::ChatNotice::KIND_TERMS_CHANGED;
+    case NoticeKind::kChatStarted:
+      return v1::ChatNotice::KIND_CHAT_STARTED;
+    case NoticeKind::kChatLeft:
+      return v1::ChatNotice::KIND_CHAT_LEFT;
+    case NoticeKind::kBlocked:
+      return v1::ChatNotice::KIND_CHAT_BLOCKED;
+    case NoticeKind::kUnblocked:
+      return v1::ChatNotice::KIND_CHAT_UNBLOCKED;
+  }
+  return v1::ChatNotice::KIND_UNSPECIFIED;
+}
+
+// Fills the oneof shared by both stream responses.
+template <typename Response>
+void FillEvent(const EventRow& e, Response* out) {
+  out->set_position(e.position);
+  switch (e.kind) {
+    case EventKind::kMessage:
+      ToProto(e.message, out->mutable_message());
+      break;
+    case EventKind::kStatus: {
+      auto* s = out->mutable_status_change();
+      s->set_message_id(e.message_id);
+      s->set_conversation_id(e.conversation_id);
+      s->set_status(StatusOf(e.status));
+      break;
+    }
+    case EventKind::kNotice: {
+      auto* n = out->mutable_notice();
+      n->set_conversation_id(e.conversation_id);
+      n->set_kind(NoticeOf(e.notice));
+      if (e.notice == NoticeKind::kTermsChanged) {
+        DisclosureView view{e.terms, DisclosureSummary(e.terms.display_name,
+                                                       e.terms.retention_days,
+                                                       e.terms.data_use_statement)};
+        ToProto(view, n->mutable_disclosure());
+      }
+      break;
+    }
+  }
+}
+
+}  // namespace
+
+void ToProto(const MessageRow& m, v1::HostedMessage* out) {
+  out->set_message_id(m.message_id);
+  out->set_conversation_id(m.conversation_id);
+  out->set_direction(m.direction == Direction::kUserToBusiness
+                         ? v1::MESSAGE_DIRECTION_USER_TO_BUSINESS
+                         : v1::MESSAGE_DIRECTION_BUSINESS_TO_USER);
+  out->set_text(m.text);
+  out->set_template_name(m.template_name);
+  out->set_status(StatusOf(m.status));
+  *out->mutable_create_time() =
+      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(m.created_unix_micros);
+}
+
+void ToProto(const DisclosureView& d, v1::Disclosure* out) {
+  out->set_version(d.terms.version);
+  out->set_hosted(true);
+  out->set_retention_days(d.terms.retention_days);
+  out->set_data_use_statement(d.terms.data_use_statement);
+  out->set_summary(d.summary);
+}
+
+v1::ChatState ToProto(ChatState s) {
+  switch (s) {
+    case ChatState::kOpen:
+      return v1::CHAT_STATE_OPEN;
+    case ChatState::kLeft:
+      return v1::CHAT_STATE_LEFT;
+    case ChatState::kBlocked:
+      return v1::CHAT_STATE_BLOCKED;
+  }
+  return v1::CHAT_STATE_UNSPECIFIED;
+}
+
+void ToProto(const EventRow& e, v1::StreamEventsResponse* out) { FillEvent(e, out); }
+
+void ToProto(const EventRow& e, v1::StreamInboxResponse* out) {
+  FillEvent(e, out);
+  out->set_user_id(e.user_id);
+  if (e.kind == EventKind::kNotice) out->mutable_notice()->set_user_id(e.user_id);
+}
+
+}  // namespace bizrelay::hosting

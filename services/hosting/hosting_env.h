@@ -1,0 +1,27 @@
+#pragma once
+
+#include "services/auth/authenticator.h"
+#include "services/hosting/mailbox_hub.h"
+#include "services/hosting/rules.h"
+#include "services/hosting/send_batcher.h"
+#include "services/platform/rate_limiter.h"
+#include "services/rpc/unary.h"
+
+namespace bizrelay::hosting {
+
+// What the hosting services share; owned by the daemon, outliving the services.
+struct HostingEnv {
+  rpc::RpcEnv rpc;
+  const auth::Authenticator* auth = nullptr;
+  const HostingOptions* options = nullptr;
+  SendBatcher* batcher = nullptr;
+  MailboxHub* hub = nullptr;
+  // Sends per credential (keyed by token hash).
+  RateLimiter* send_limiter = nullptr;
+};
+
+// RESOURCE_EXHAUSTED (reason RATE_LIMITED, with a retry delay) if the credential is over its
+// send rate.
+void CheckSendRate(const HostingEnv& env, const std::string& token_hash);
+
+}  // namespace bizrelay::hosting

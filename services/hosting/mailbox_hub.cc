@@ -1,0 +1,109 @@
+#include "services/hosting/mailbox_hub.h"
+
+#include <pqxx/pqxx>
+#include <vector>
+
+#include "services/platform/log.h"
+
+namespace bizrelay::hosting {
+namespace {
+
+constexpr const char* kChannel = "bizrelay_mailbox";
+
+class Receiver final : public pqxx::notification_receiver {
+ public:
+  Receiver(pqxx::connection_base& conn, MailboxHub* hub)
+      : pqxx::notification_receiver(conn, kChannel), hub_(hub) {}
+  void operator()(const std::string& payload, int) override { hub_->WakeOwner(payload); }
+
+ private:
+  MailboxHub* hub_;
+};
+
+}  // namespace
+
+MailboxHub::MailboxHub(std::string conninfo, int max_streams_per_owner,
+                       std::chrono::milliseconds resync_interval)
+    : conninfo_(std::move(conninfo)),
+      max_per_owner_(static_cast<size_t>(max_streams_per_owner)),
+      resync_interval_(resync_interval) {}
+
+MailboxHub::~MailboxHub() { Stop(); }
+
+void MailboxHub::Start() {
+  listener_ = std::thread([this] { ListenLoop(); });
+}
+
+void MailboxHub::Stop() {
+  if (stopping_.exchange(true)) return;
+  std::vector<MailboxSubscriber*> all;
+  {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    for (auto& [owner, set] : subscribers_) all.insert(all.end(), set.begin(), set.end());
+    for (MailboxSubscriber* s : all) s->Close();
+  }
+  if (listener_.joinable()) listener_.join();
+}
+
+bool MailboxHub::Add(const std::string& owner, MailboxSubscriber* s) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  if (stopping_) return false;
+  auto& set = subscribers_[owner];
+  if (set.size() >= max_per_owner_) return false;
+  set.insert(s);
+  return true;
+}
+
+void MailboxHub::Remove(const std::string& owner, MailboxSubscriber* s) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  auto it = subscribers_.find(owner);
+  if (it == subscribers_.end()) return;
+  it->second.erase(s);
+  if (it->second.empty()) subscribers_.erase(it);
+}
+
+size_t MailboxHub::streams() const {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  size_t n = 0;
+  for (const auto& [owner, set] : subscribers_) n += set.size();
+  return n;
+}
+
+void MailboxHub::WakeOwner(const std::string& owner) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  auto it = subscribers_.find(owner);
+  if (it == subscribers_.end()) return;
+  std::vector<MailboxSubscriber*> targets(it->second.begin(), it->second.end());
+  for (MailboxSubscriber* s : targets) s->Wake();
+}
+
+void MailboxHub::WakeAll() {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  std::vector<MailboxSubscriber*> targets;
+  for (auto& [owner, set] : subscribers_) targets.insert(targets.end(), set.begin(), set.end());
+  for (MailboxSubscriber* s : targets) s->Wake();
+}
+
+void MailboxHub::ListenLoop() {
+  while (!stopping_) {
+    try {
+      pqxx::connection conn(conninfo_);
+      Receiver receiver(conn, this);
+      // Anything committed while we were not listening is picked up by this wake.
+      WakeAll();
+      auto last_resync = std::chrono::steady_clock::now();
+      while (!stopping_) {
+        conn.await_notification(0, 200000);
+        if (std::chrono::steady_clock::now() - last_resync > resync_interval_) {
+          WakeAll();
+          last_resync = std::chrono::steady_clock::now();
+        }
+      }
+    } catch (const std::exception& e) {
+      spdlog::warn("event=mailbox_listener_lost error=\"{}\"", e.what());
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+  }
+}
+
+}  // namespace bizrelay::hosting

@@ -1,0 +1,58 @@
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+namespace bizrelay::hosting {
+
+// Something that wants to know when an owner's event log may have grown.
+class MailboxSubscriber {
+ public:
+  virtual ~MailboxSubscriber() = default;
+  // Called from the hub's thread; must not block.
+  virtual void Wake() = 0;
+  // The server is stopping: end the stream so the client reconnects elsewhere.
+  virtual void Close() = 0;
+};
+
+// Wakes live event streams when their owner's log grows, across every bizrelayd instance on
+// the database: writers NOTIFY channel `bizrelay_mailbox` with the owner id at commit, and
+// this hub LISTENs on its own connection. After a lost connection, and every
+// `resync_interval`, it wakes every stream so that nothing waits on a missed notification.
+// Thread-safe.
+class MailboxHub {
+ public:
+  MailboxHub(std::string conninfo, int max_streams_per_owner,
+             std::chrono::milliseconds resync_interval = std::chrono::seconds(5));
+  ~MailboxHub();
+
+  void Start();
+  // Closes every stream and stops listening.
+  void Stop();
+
+  // Registers a stream of `owner`; false if the owner already has the most streams allowed.
+  bool Add(const std::string& owner, MailboxSubscriber* s);
+  void Remove(const std::string& owner, MailboxSubscriber* s);
+
+  void WakeOwner(const std::string& owner);
+  size_t streams() const;
+
+ private:
+  void ListenLoop();
+  void WakeAll();
+
+  const std::string conninfo_;
+  const size_t max_per_owner_;
+  const std::chrono::milliseconds resync_interval_;
+  // Recursive: a stream that ends while being woken or closed removes itself on this thread.
+  mutable std::recursive_mutex mu_;
+  std::map<std::string, std::set<MailboxSubscriber*>> subscribers_;  // guarded by mu_
+  std::atomic<bool> stopping_{false};
+  std::thread listener_;
+};
+
+}  // namespace bizrelay::hosting

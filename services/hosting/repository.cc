@@ -1,0 +1,495 @@
+#include "services/hosting/repository.h"
+
+#include "services/platform/token.h"
+
+namespace bizrelay::hosting {
+namespace {
+
+#define MICROS(col) "(extract(epoch from " col ") * 1000000)::bigint"
+
+constexpr const char* kTerms =
+    "SELECT b.business_id::text, b.display_name, b.description, b.website, "
+    "  coalesce(t.version, 1), coalesce(t.retention_days, $2), "
+    "  coalesce(t.data_use_statement, '') "
+    "FROM core.businesses b LEFT JOIN hosting.business_terms t USING (business_id) "
+    "WHERE b.business_id = $1::uuid AND b.disabled_at IS NULL";
+
+constexpr const char* kSetStatement =
+    "INSERT INTO hosting.business_terms AS t (business_id, version, retention_days, "
+    "  data_use_statement) VALUES ($1::uuid, 2, $3, $2) "
+    "ON CONFLICT (business_id) DO UPDATE SET version = t.version + 1, "
+    "  data_use_statement = excluded.data_use_statement, updated_at = now() "
+    "RETURNING version";
+
+constexpr const char* kUpdateProfile =
+    "UPDATE core.businesses SET display_name = $2, description = $3, website = $4 "
+    "WHERE business_id = $1::uuid";
+
+constexpr const char* kTakePositions = "SELECT hosting.take_positions($1::uuid, $2)";
+
+constexpr const char* kInsertEvent =
+    "INSERT INTO hosting.events (owner_id, position, kind, conversation_id, message_id, status, "
+    "  notice_kind) VALUES ($1::uuid, $2, $3, $4::uuid, nullif($5, '')::uuid, nullif($6, 0), "
+    "  nullif($7, 0))";
+
+constexpr const char* kNotify = "SELECT pg_notify('bizrelay_mailbox', $1)";
+
+constexpr const char* kUpsertConsent =
+    "INSERT INTO hosting.conversations AS c (business_id, user_id, state, consent_version) "
+    "VALUES ($1::uuid, $2::uuid, 1, $3) "
+    "ON CONFLICT (business_id, user_id) DO UPDATE SET state = 1, consent_version = $3, "
+    "  consented_at = now(), last_activity_at = now() "
+    "RETURNING conversation_id::text";
+
+constexpr const char* kSetState =
+    "UPDATE hosting.conversations SET state = $3, last_activity_at = now() "
+    "WHERE business_id = $1::uuid AND user_id = $2::uuid AND state = ANY ($4::smallint[]) "
+    "RETURNING conversation_id::text";
+
+#define CONVERSATION_COLUMNS                                                               \
+  "c.conversation_id::text, c.business_id::text, c.user_id::text, b.display_name, "        \
+  "c.state, c.consent_version, extract(epoch from now() - c.last_user_message_at)::float8 " \
+  "FROM hosting.conversations c JOIN core.businesses b USING (business_id) "
+
+constexpr const char* kConversationOfBusiness =
+    "SELECT " CONVERSATION_COLUMNS
+    "WHERE c.conversation_id = $1::uuid AND c.business_id = $2::uuid";
+constexpr const char* kConversationOfBusinessLocked =
+    "SELECT " CONVERSATION_COLUMNS
+    "WHERE c.conversation_id = $1::uuid AND c.business_id = $2::uuid FOR UPDATE OF c";
+constexpr const char* kConversationOfUser =
+    "SELECT " CONVERSATION_COLUMNS "WHERE c.conversation_id = $1::uuid AND c.user_id = $2::uuid";
+constexpr const char* kChatOfUserWithBusiness =
+    "SELECT " CONVERSATION_COLUMNS "WHERE c.user_id = $1::uuid AND c.business_id = $2::uuid";
+constexpr const char* kConversationsOfBusiness =
+    "SELECT " CONVERSATION_COLUMNS
+    "WHERE c.business_id = $1::uuid AND ($2 = 0 OR (" MICROS("c.last_activity_at")
+    ", c.conversation_id) < ($3::bigint, $4::uuid)) "
+    "ORDER BY c.last_activity_at DESC, c.conversation_id DESC LIMIT $5";
+constexpr const char* kActivityOf =
+    "SELECT " MICROS("last_activity_at") " FROM hosting.conversations WHERE conversation_id = $1::uuid";
+constexpr const char* kChatsOfUser =
+    "SELECT " CONVERSATION_COLUMNS
+    "WHERE c.user_id = $1::uuid AND c.conversation_id > $2::uuid "
+    "ORDER BY c.conversation_id LIMIT $3";
+constexpr const char* kOpenChatsOfBusiness =
+    "SELECT conversation_id::text, user_id::text FROM hosting.conversations "
+    "WHERE business_id = $1::uuid AND state = 1 ORDER BY user_id";
+
+#define MESSAGE_COLUMNS                                                                    \
+  "m.message_id::text, m.conversation_id::text, m.direction, m.body, "                      \
+  "coalesce(m.template_name, ''), m.status, " MICROS("m.created_at")
+
+constexpr const char* kMessageByKey =
+    "SELECT " MESSAGE_COLUMNS ", m.request_hash FROM hosting.messages m "
+    "WHERE m.conversation_id = $1::uuid AND m.direction = $2 AND m.idempotency_key = $3";
+constexpr const char* kNextSeq =
+    "UPDATE hosting.conversations SET next_seq = next_seq + 1, last_activity_at = now() "
+    "WHERE conversation_id = $1::uuid RETURNING next_seq";
+constexpr const char* kInsertMessage =
+    "INSERT INTO hosting.messages AS m (conversation_id, seq, direction, body, template_name, "
+    "  idempotency_key, request_hash) "
+    "VALUES ($1::uuid, $2, $3, $4, nullif($5, ''), $6, $7) RETURNING " MESSAGE_COLUMNS;
+constexpr const char* kMessages =
+    "SELECT " MESSAGE_COLUMNS ", m.seq FROM hosting.messages m "
+    "WHERE m.conversation_id = $1::uuid AND m.seq > $2 ORDER BY m.seq LIMIT $3";
+
+constexpr const char* kPostUserMessages =
+    "SELECT idx, outcome, coalesce(message_id::text, ''), coalesce(conversation_id::text, ''), "
+    "  coalesce(status, 1), coalesce(" MICROS("created_at") ", 0) "
+    "FROM hosting.post_user_messages($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[])";
+
+constexpr const char* kUpsertTemplate =
+    "INSERT INTO hosting.templates (business_id, name, body, parameters) "
+    "VALUES ($1::uuid, $2, $3, $4::text[]) ON CONFLICT (business_id, name) "
+    "DO UPDATE SET body = excluded.body, parameters = excluded.parameters, created_at = now()";
+constexpr const char* kTemplate =
+    "SELECT name, body, array_to_string(parameters, ',') FROM hosting.templates "
+    "WHERE business_id = $1::uuid AND name = $2";
+constexpr const char* kTemplates =
+    "SELECT name, body, array_to_string(parameters, ',') FROM hosting.templates "
+    "WHERE business_id = $1::uuid ORDER BY name";
+
+constexpr const char* kEvents =
+    "SELECT e.position, e.kind, e.conversation_id::text, c.user_id::text, c.business_id::text, "
+    "  coalesce(e.message_id::text, ''), coalesce(e.status, 0), coalesce(e.notice_kind, 0), "
+    "  m.direction, m.body, coalesce(m.template_name, ''), m.status, " MICROS("m.created_at") ", "
+    "  b.display_name, coalesce(t.version, 1), coalesce(t.retention_days, $4), "
+    "  coalesce(t.data_use_statement, '') "
+    "FROM hosting.events e "
+    "JOIN hosting.conversations c ON c.conversation_id = e.conversation_id "
+    "JOIN core.businesses b ON b.business_id = c.business_id "
+    "LEFT JOIN hosting.messages m ON m.message_id = e.message_id "
+    "LEFT JOIN hosting.business_terms t ON t.business_id = c.business_id "
+    "WHERE e.owner_id = $1::uuid AND e.position > $2 ORDER BY e.position LIMIT $3";
+
+constexpr const char* kAckedPosition =
+    "SELECT coalesce((SELECT acked_position FROM hosting.mailbox_heads WHERE owner_id = $1::uuid), 0)";
+
+// Delivered: the messages behind message events the owner now acknowledges. The other side of
+// each is the sender: the business for user-owned logs and the user for business-owned ones.
+constexpr const char* kDeliver =
+    "UPDATE hosting.messages m SET status = 2 FROM hosting.events e, hosting.conversations c "
+    "WHERE e.owner_id = $1::uuid AND e.position > $2 AND e.position <= $3 AND e.kind = 1 "
+    "  AND m.message_id = e.message_id AND m.status < 2 AND c.conversation_id = m.conversation_id "
+    "RETURNING m.message_id::text, m.conversation_id::text, "
+    "  CASE WHEN m.direction = 1 THEN c.user_id ELSE c.business_id END::text";
+constexpr const char* kAdvanceAck =
+    "UPDATE hosting.mailbox_heads SET acked_position = greatest(acked_position, least($2, last_position)) "
+    "WHERE owner_id = $1::uuid RETURNING acked_position";
+constexpr const char* kLockCounterpartyHeads =
+    "SELECT hosting.take_positions(b, 0) FROM ("
+    "  SELECT DISTINCT c.business_id AS b FROM hosting.events e "
+    "  JOIN hosting.conversations c ON c.conversation_id = e.conversation_id "
+    "  WHERE e.owner_id = $1::uuid AND e.position <= $2 AND e.kind = 1 ORDER BY 1) s";
+constexpr const char* kDropAcked =
+    "DELETE FROM hosting.events WHERE owner_id = $1::uuid AND position <= $2";
+
+constexpr const char* kMarkRead =
+    "UPDATE hosting.messages m SET status = 3 FROM hosting.conversations c "
+    "WHERE m.conversation_id = $1::uuid AND m.direction = $2 AND m.status < 3 "
+    "  AND c.conversation_id = m.conversation_id "
+    "  AND m.seq <= (SELECT seq FROM hosting.messages WHERE message_id = $3::uuid "
+    "                AND conversation_id = $1::uuid AND direction = $2) "
+    "RETURNING m.message_id::text, m.conversation_id::text, "
+    "  CASE WHEN m.direction = 1 THEN c.user_id ELSE c.business_id END::text";
+
+#undef MICROS
+#undef CONVERSATION_COLUMNS
+#undef MESSAGE_COLUMNS
+
+MessageRow MessageFrom(const pqxx::row& r, int at = 0) {
+  return MessageRow{
+      .message_id = r[at].as<std::string>(),
+      .conversation_id = r[at + 1].as<std::string>(),
+      .direction = static_cast<Direction>(r[at + 2].as<int>()),
+      .text = r[at + 3].as<std::string>(),
+      .template_name = r[at + 4].as<std::string>(),
+      .status = static_cast<MessageStatus>(r[at + 5].as<int>()),
+      .created_unix_micros = r[at + 6].as<int64_t>(),
+  };
+}
+
+ConversationRow ConversationFrom(const pqxx::row& r) {
+  ConversationRow c{
+      .conversation_id = r[0].as<std::string>(),
+      .business_id = r[1].as<std::string>(),
+      .user_id = r[2].as<std::string>(),
+      .business_name = r[3].as<std::string>(),
+      .state = static_cast<ChatState>(r[4].as<int>()),
+      .consent_version = r[5].as<int64_t>(),
+  };
+  if (!r[6].is_null()) c.seconds_since_user_message = r[6].as<double>();
+  return c;
+}
+
+std::optional<ConversationRow> FirstConversation(const pqxx::result& rows) {
+  if (rows.empty()) return std::nullopt;
+  return ConversationFrom(rows[0]);
+}
+
+// A PostgreSQL array literal of strings: every element quoted, with " and \ escaped.
+std::string ArrayLiteral(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"';
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+std::vector<std::string> SplitCsv(const std::string& s) {
+  std::vector<std::string> out;
+  if (s.empty()) return out;
+  size_t start = 0;
+  while (true) {
+    size_t comma = s.find(',', start);
+    out.push_back(s.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::vector<StatusChange> ChangesFrom(const pqxx::result& rows) {
+  std::vector<StatusChange> out;
+  for (const auto& r : rows) {
+    out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>()});
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<TermsRow> HostingRepository::Terms(pqxx::transaction_base& tx,
+                                                 const std::string& business_id,
+                                                 int default_retention_days) {
+  auto rows = tx.exec_params(kTerms, business_id, default_retention_days);
+  if (rows.empty()) return std::nullopt;
+  const auto& r = rows[0];
+  return TermsRow{r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>(),
+                  r[3].as<std::string>(), r[4].as<int64_t>(),     r[5].as<int>(),
+                  r[6].as<std::string>()};
+}
+
+int64_t HostingRepository::SetDataUseStatement(pqxx::transaction_base& tx,
+                                               const std::string& business_id,
+                                               const std::string& statement,
+                                               int default_retention_days) {
+  return tx.exec_params1(kSetStatement, business_id, statement, default_retention_days)[0]
+      .as<int64_t>();
+}
+
+void HostingRepository::UpdateBusinessProfile(pqxx::transaction_base& tx,
+                                              const std::string& business_id,
+                                              const std::string& name,
+                                              const std::string& description,
+                                              const std::string& website) {
+  tx.exec_params0(kUpdateProfile, business_id, name, description, website);
+}
+
+int64_t HostingRepository::TakePositions(pqxx::transaction_base& tx, const std::string& owner,
+                                         int64_t n) {
+  return tx.exec_params1(kTakePositions, owner, n)[0].as<int64_t>();
+}
+
+void HostingRepository::InsertEvent(pqxx::transaction_base& tx, const std::string& owner,
+                                    int64_t position, EventKind kind,
+                                    const std::string& conversation_id,
+                                    const std::string& message_id, int status, int notice) {
+  tx.exec_params0(kInsertEvent, owner, position, static_cast<int>(kind), conversation_id,
+                  message_id, status, notice);
+  tx.exec_params(kNotify, owner);
+}
+
+void HostingRepository::AppendEvent(pqxx::transaction_base& tx, const std::string& owner,
+                                    EventKind kind, const std::string& conversation_id,
+                                    const std::string& message_id, int status, int notice) {
+  InsertEvent(tx, owner, TakePositions(tx, owner, 1), kind, conversation_id, message_id, status,
+              notice);
+}
+
+std::string HostingRepository::UpsertConsent(pqxx::transaction_base& tx,
+                                             const std::string& business_id,
+                                             const std::string& user_id, int64_t version) {
+  return tx.exec_params1(kUpsertConsent, business_id, user_id, version)[0].as<std::string>();
+}
+
+std::optional<std::string> HostingRepository::SetState(pqxx::transaction_base& tx,
+                                                       const std::string& business_id,
+                                                       const std::string& user_id, ChatState to,
+                                                       const std::vector<ChatState>& from) {
+  std::vector<std::string> states;
+  for (auto s : from) states.push_back(std::to_string(static_cast<int>(s)));
+  auto rows =
+      tx.exec_params(kSetState, business_id, user_id, static_cast<int>(to), ArrayLiteral(states));
+  if (rows.empty()) return std::nullopt;
+  return rows[0][0].as<std::string>();
+}
+
+std::optional<ConversationRow> HostingRepository::ConversationOfBusiness(
+    pqxx::transaction_base& tx, const std::string& business_id,
+    const std::string& conversation_id, bool lock) {
+  return FirstConversation(tx.exec_params(
+      lock ? kConversationOfBusinessLocked : kConversationOfBusiness, conversation_id,
+      business_id));
+}
+
+std::optional<ConversationRow> HostingRepository::ConversationOfUser(
+    pqxx::transaction_base& tx, const std::string& user_id, const std::string& conversation_id) {
+  return FirstConversation(tx.exec_params(kConversationOfUser, conversation_id, user_id));
+}
+
+std::optional<ConversationRow> HostingRepository::ChatOfUserWithBusiness(
+    pqxx::transaction_base& tx, const std::string& user_id, const std::string& business_id) {
+  return FirstConversation(tx.exec_params(kChatOfUserWithBusiness, user_id, business_id));
+}
+
+std::optional<std::pair<MessageRow, std::string>> HostingRepository::MessageByKey(
+    pqxx::transaction_base& tx, const std::string& conversation_id, Direction direction,
+    const std::string& key) {
+  auto rows = tx.exec_params(kMessageByKey, conversation_id, static_cast<int>(direction), key);
+  if (rows.empty()) return std::nullopt;
+  pqxx::binarystring hash(rows[0][7]);
+  return std::make_pair(MessageFrom(rows[0]), hash.str());
+}
+
+MessageRow HostingRepository::InsertMessage(pqxx::transaction_base& tx,
+                                            const std::string& conversation_id,
+                                            Direction direction, const std::string& text,
+                                            const std::string& template_name,
+                                            const std::string& key,
+                                            const std::string& request_hash) {
+  int64_t seq = tx.exec_params1(kNextSeq, conversation_id)[0].as<int64_t>();
+  return MessageFrom(tx.exec_params1(kInsertMessage, conversation_id, seq,
+                                     static_cast<int>(direction), text, template_name, key,
+                                     pqxx::binarystring(request_hash)));
+}
+
+std::vector<PostResult> HostingRepository::PostUserMessages(pqxx::transaction_base& tx,
+                                                            const std::vector<PostItem>& items) {
+  std::vector<std::string> tokens, businesses, keys, texts, hashes;
+  for (const auto& item : items) {
+    tokens.push_back(ToHex(item.token_hash));
+    businesses.push_back(item.business_id);
+    keys.push_back(item.idempotency_key);
+    texts.push_back(item.text);
+    hashes.push_back(ToHex(item.request_hash));
+  }
+  auto rows = tx.exec_params(kPostUserMessages, ArrayLiteral(tokens), ArrayLiteral(businesses),
+                             ArrayLiteral(keys), ArrayLiteral(texts), ArrayLiteral(hashes));
+  std::vector<PostResult> results(items.size());
+  for (const auto& r : rows) {
+    size_t idx = r[0].as<size_t>();
+    PostResult& out = results.at(idx);
+    out.outcome = static_cast<PostOutcome>(r[1].as<int>());
+    out.message = MessageRow{
+        .message_id = r[2].as<std::string>(),
+        .conversation_id = r[3].as<std::string>(),
+        .direction = Direction::kUserToBusiness,
+        .text = items[idx].text,
+        .template_name = "",
+        .status = static_cast<MessageStatus>(r[4].as<int>()),
+        .created_unix_micros = r[5].as<int64_t>(),
+    };
+  }
+  return results;
+}
+
+void HostingRepository::UpsertTemplate(pqxx::transaction_base& tx,
+                                       const std::string& business_id, const TemplateRow& t) {
+  tx.exec_params0(kUpsertTemplate, business_id, t.name, t.body, ArrayLiteral(t.parameters));
+}
+
+std::optional<TemplateRow> HostingRepository::Template(pqxx::transaction_base& tx,
+                                                       const std::string& business_id,
+                                                       const std::string& name) {
+  auto rows = tx.exec_params(kTemplate, business_id, name);
+  if (rows.empty()) return std::nullopt;
+  return TemplateRow{rows[0][0].as<std::string>(), rows[0][1].as<std::string>(),
+                     SplitCsv(rows[0][2].as<std::string>())};
+}
+
+std::vector<TemplateRow> HostingRepository::Templates(pqxx::transaction_base& tx,
+                                                      const std::string& business_id) {
+  std::vector<TemplateRow> out;
+  for (const auto& r : tx.exec_params(kTemplates, business_id)) {
+    out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), SplitCsv(r[2].as<std::string>())});
+  }
+  return out;
+}
+
+std::vector<ConversationRow> HostingRepository::ConversationsOfBusiness(
+    pqxx::transaction_base& tx, const std::string& business_id,
+    const std::optional<std::pair<int64_t, std::string>>& after, int limit) {
+  std::vector<ConversationRow> out;
+  auto rows = tx.exec_params(kConversationsOfBusiness, business_id, after ? 1 : 0,
+                             after ? after->first : 0,
+                             after ? after->second : "00000000-0000-0000-0000-000000000000",
+                             limit);
+  for (const auto& r : rows) out.push_back(ConversationFrom(r));
+  return out;
+}
+
+std::vector<ConversationRow> HostingRepository::ChatsOfUser(pqxx::transaction_base& tx,
+                                                            const std::string& user_id,
+                                                            const std::string& after_id,
+                                                            int limit) {
+  std::vector<ConversationRow> out;
+  for (const auto& r : tx.exec_params(
+           kChatsOfUser, user_id,
+           after_id.empty() ? "00000000-0000-0000-0000-000000000000" : after_id, limit)) {
+    out.push_back(ConversationFrom(r));
+  }
+  return out;
+}
+
+std::vector<MessageRow> HostingRepository::Messages(pqxx::transaction_base& tx,
+                                                    const std::string& conversation_id,
+                                                    int64_t after_seq, int limit,
+                                                    int64_t* last_seq) {
+  std::vector<MessageRow> out;
+  for (const auto& r : tx.exec_params(kMessages, conversation_id, after_seq, limit)) {
+    out.push_back(MessageFrom(r));
+    *last_seq = r[7].as<int64_t>();
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> HostingRepository::OpenChatsOfBusiness(
+    pqxx::transaction_base& tx, const std::string& business_id) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& r : tx.exec_params(kOpenChatsOfBusiness, business_id)) {
+    out.emplace_back(r[0].as<std::string>(), r[1].as<std::string>());
+  }
+  return out;
+}
+
+std::vector<EventRow> HostingRepository::Events(pqxx::transaction_base& tx,
+                                                const std::string& owner, int64_t after,
+                                                int limit, int default_retention_days) {
+  std::vector<EventRow> out;
+  for (const auto& r : tx.exec_params(kEvents, owner, after, limit, default_retention_days)) {
+    EventRow e;
+    e.position = r[0].as<int64_t>();
+    e.kind = static_cast<EventKind>(r[1].as<int>());
+    e.conversation_id = r[2].as<std::string>();
+    e.user_id = r[3].as<std::string>();
+    e.business_id = r[4].as<std::string>();
+    e.message_id = r[5].as<std::string>();
+    e.status = static_cast<MessageStatus>(r[6].as<int>());
+    e.notice = static_cast<NoticeKind>(r[7].as<int>());
+    if (e.kind == EventKind::kMessage) {
+      if (r[8].is_null()) continue;  // the message is gone (expired or erased)
+      e.message = MessageRow{e.message_id,
+                             e.conversation_id,
+                             static_cast<Direction>(r[8].as<int>()),
+                             r[9].as<std::string>(),
+                             r[10].as<std::string>(),
+                             static_cast<MessageStatus>(r[11].as<int>()),
+                             r[12].as<int64_t>()};
+    }
+    e.terms = TermsRow{e.business_id, r[13].as<std::string>(), "", "", r[14].as<int64_t>(),
+                       r[15].as<int>(), r[16].as<std::string>()};
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+int64_t HostingRepository::AckedPosition(pqxx::transaction_base& tx, const std::string& owner) {
+  return tx.exec_params1(kAckedPosition, owner)[0].as<int64_t>();
+}
+
+std::vector<StatusChange> HostingRepository::Acknowledge(pqxx::transaction_base& tx,
+                                                         const std::string& owner,
+                                                         bool owner_is_business,
+                                                         int64_t position, int64_t* acked) {
+  // Lock order: business heads before user heads. A business locks its own head first; a
+  // user first locks the heads of the businesses it will tell, then its own.
+  if (!owner_is_business) {
+    tx.exec_params(kLockCounterpartyHeads, owner, position);
+  }
+  tx.exec_params(kTakePositions, owner, int64_t{0});
+  int64_t before = AckedPosition(tx, owner);
+  auto changes = ChangesFrom(tx.exec_params(kDeliver, owner, before, position));
+  auto moved = tx.exec_params(kAdvanceAck, owner, position);
+  *acked = moved.empty() ? 0 : moved[0][0].as<int64_t>();
+  tx.exec_params0(kDropAcked, owner, *acked);
+  return changes;
+}
+
+std::vector<StatusChange> HostingRepository::MarkRead(pqxx::transaction_base& tx,
+                                                      const std::string& conversation_id,
+                                                      Direction direction,
+                                                      const std::string& message_id) {
+  return ChangesFrom(
+      tx.exec_params(kMarkRead, conversation_id, static_cast<int>(direction), message_id));
+}
+
+}  // namespace bizrelay::hosting

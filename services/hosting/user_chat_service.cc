@@ -1,0 +1,208 @@
+#include "services/hosting/user_chat_service.h"
+
+#include "services/hosting/convert.h"
+#include "services/hosting/event_stream.h"
+#include "services/platform/token.h"
+#include "services/platform/validate.h"
+#include "services/rpc/bearer.h"
+
+namespace bizrelay::hosting {
+
+void CheckSendRate(const HostingEnv& env, const std::string& token_hash) {
+  std::chrono::milliseconds retry{0};
+  if (!env.send_limiter->TryAcquire(token_hash, &retry)) {
+    throw Error(ErrorCode::kResourceExhausted, "RATE_LIMITED", "too many sends; slow down",
+                {{"retry_delay_ms", std::to_string(retry.count())}});
+  }
+}
+
+namespace {
+
+Error SendError(PostOutcome outcome) {
+  switch (outcome) {
+    case PostOutcome::kUnauthenticated:
+      return Error(ErrorCode::kUnauthenticated, "UNAUTHENTICATED",
+                   "missing, unknown or revoked credential");
+    case PostOutcome::kUnknownBusiness:
+      return NotFound("business");
+    case PostOutcome::kNotStarted:
+      return Error(ErrorCode::kFailedPrecondition, "CHAT_NOT_STARTED",
+                   "start the chat (StartChat) before sending");
+    case PostOutcome::kNotOpen:
+      return Error(ErrorCode::kFailedPrecondition, "CHAT_NOT_OPEN",
+                   "the chat is left or the business is blocked; start or unblock it first");
+    case PostOutcome::kKeyReused:
+      return Error(ErrorCode::kAlreadyExists, "IDEMPOTENCY_KEY_REUSED",
+                   "this idempotency key was used for a different message");
+    default:
+      return Error(ErrorCode::kInternal, "INTERNAL", "unexpected send outcome");
+  }
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* UserChatServiceImpl::AsUser(
+    grpc::CallbackServerContext* ctx,
+    std::function<void(pqxx::transaction_base&, const std::string&)> work) {
+  auto token = rpc::BearerToken(ctx->client_metadata());
+  return rpc::RunUnary(ctx, env_.rpc, nullptr,
+                       [this, token, work = std::move(work)](pqxx::connection& conn) {
+                         pqxx::work tx(conn);
+                         auto user = env_.auth->Require(tx, token, auth::PrincipalKind::kUser);
+                         work(tx, user.id);
+                         tx.commit();
+                       });
+}
+
+grpc::ServerUnaryReactor* UserChatServiceImpl::GetBusinessDisclosure(
+    grpc::CallbackServerContext* ctx, const v1::GetBusinessDisclosureRequest* request,
+    v1::GetBusinessDisclosureResponse* response) {
+  return AsUser(ctx, [this, id = request->business_id(), response](auto& tx, const auto&) {
+    auto view = chats_.Disclosure(tx, id);
+    response->set_business_id(view.terms.business_id);
+    response->set_display_name(view.terms.display_name);
+    response->set_description(view.terms.description);
+    response->set_website(view.terms.website);
+    ToProto(view, response->mutable_disclosure());
+  });
+}
+
+grpc::ServerUnaryReactor* UserChatServiceImpl::StartChat(grpc::CallbackServerContext* ctx,
+                                                         const v1::StartChatRequest* request,
+                                                         v1::StartChatResponse* response) {
+  return AsUser(ctx, [this, id = request->business_id(), version = request->disclosure_version(),
+                      response](auto& tx, const std::string& user) {
+    response->set_conversation_id(chats_.StartChat(tx, user, id, version));
+    response->set_state(v1::CHAT_STATE_OPEN);
+  });
+}
+
+grpc::ServerUnaryReactor* UserChatServiceImpl::BlockBusiness(
+    grpc::CallbackServerContext* ctx, const v1::BlockBusinessRequest* request,
+    v1::BlockBusinessResponse* response) {
+  return AsUser(ctx, [this, id = request->business_id(), response](auto& tx, const auto& user) {
+    response->set_state(ToProto(chats_.Block(tx, user, id)));
+  });
+}
+
+grpc::ServerUnaryReactor* UserChatServiceImpl::UnblockBusiness(
+    grpc::CallbackServerContext* ctx, const v1::UnblockBusinessRequest* request,
+    v1::UnblockBusinessResponse* response) {
+  return AsUser(ctx, [this, id = request->business_id(), response](auto& tx, const auto& user) {
+    response->set_state(ToProto(chats_.Unblock(tx, user, id)));
+  });
+}
+
+grpc::ServerUnaryReactor* UserChatServiceImpl::LeaveChat(grpc::CallbackServerContext* ctx,
+                                                         const v1::LeaveChatRequest* request,
+                                                         v1::LeaveChatResponse* response) {
+  return AsUser(ctx, [this, id = request->business_id(), response](auto& tx, const auto& user) {
+    response->set_state(ToProto(chats_.Leave(tx, user, id)));
+  });
+}
+
+grpc::ServerUnaryReactor* UserChatServiceImpl::SendMessage(grpc::CallbackServerContext* ctx,
+                                                           const v1::SendMessageRequest* request,
+                                                           v1::SendMessageResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  PostItem item;
+  try {
+    auto token = rpc::BearerToken(ctx->client_metadata());
+    if (!token) {
+      throw Error(ErrorCode::kUnauthenticated, "UNAUTHENTICATED",
+                  "missing, unknown or revoked credential");
+    }
+    CheckMessageText("text", request->text(), *env_.options);
+    CheckIdempotencyKey(request->idempotency_key(), *env_.options);
+    CheckId("business", request->business_id());
+    item.token_hash = Sha256(*token);
+    CheckSendRate(env_, item.token_hash);
+  } catch (const Error& e) {
+    reactor->Finish(rpc::ToGrpcStatus(e));
+    return reactor;
+  }
+  item.business_id = request->business_id();
+  item.idempotency_key = request->idempotency_key();
+  item.text = request->text();
+  item.request_hash = RequestHash({item.business_id, item.text});
+  env_.batcher->Submit(
+      std::move(item),
+      [reactor, response](const PostResult* result, const Error* error) {
+        if (error != nullptr) {
+          reactor->Finish(rpc::ToGrpcStatus(*error));
+          return;
+        }
+        if (result->outcome != PostOutcome::kStored && result->outcome != PostOutcome::kReplayed) {
+          reactor->Finish(rpc::ToGrpcStatus(SendError(result->outcome)));
+          return;
+        }
+        ToProto(result->message, response->mutable_message());
+        response->set_replayed(result->outcome == PostOutcome::kReplayed);
+        reactor->Finish(grpc::Status::OK);
+      },
+      rpc::CallDeadline(ctx, env_.rpc.call_timeout));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* UserChatServiceImpl::MarkRead(grpc::CallbackServerContext* ctx,
+                                                        const v1::MarkReadRequest* request,
+                                                        v1::MarkReadResponse* response) {
+  return AsUser(ctx, [this, conv = request->conversation_id(), msg = request->message_id(),
+                      response](auto& tx, const auto& user) {
+    response->set_marked(chats_.MarkRead(tx, user, conv, msg));
+  });
+}
+
+grpc::ServerUnaryReactor* UserChatServiceImpl::ListChats(grpc::CallbackServerContext* ctx,
+                                                         const v1::ListChatsRequest* request,
+                                                         v1::ListChatsResponse* response) {
+  return AsUser(ctx, [this, size = request->page_size(), token = request->page_token(),
+                      response](auto& tx, const auto& user) {
+    auto page = chats_.ListChats(tx, user, size, token);
+    for (const auto& c : page.items) {
+      auto* chat = response->add_chats();
+      chat->set_conversation_id(c.conversation_id);
+      chat->set_business_id(c.business_id);
+      chat->set_business_display_name(c.business_name);
+      chat->set_state(ToProto(c.state));
+      chat->set_consented_disclosure_version(c.consent_version);
+    }
+    response->set_next_page_token(page.next_page_token);
+  });
+}
+
+grpc::ServerUnaryReactor* UserChatServiceImpl::ListChatMessages(
+    grpc::CallbackServerContext* ctx, const v1::ListChatMessagesRequest* request,
+    v1::ListChatMessagesResponse* response) {
+  return AsUser(ctx, [this, conv = request->conversation_id(), size = request->page_size(),
+                      token = request->page_token(), response](auto& tx, const auto& user) {
+    auto page = chats_.ListMessages(tx, user, conv, size, token);
+    for (const auto& m : page.items) ToProto(m, response->add_messages());
+    response->set_next_page_token(page.next_page_token);
+  });
+}
+
+grpc::ServerWriteReactor<v1::StreamEventsResponse>* UserChatServiceImpl::StreamEvents(
+    grpc::CallbackServerContext* ctx, const v1::StreamEventsRequest* request) {
+  auto token = rpc::BearerToken(ctx->client_metadata());
+  const auth::Authenticator* auth = env_.auth;
+  return EventStream<v1::StreamEventsResponse>::Start(
+      {env_.rpc.pool, env_.hub, env_.options->stream_page, env_.options->default_retention_days,
+       env_.rpc.call_timeout},
+      std::max<int64_t>(0, request->after_position()),
+      [auth, token](pqxx::connection& conn) {
+        pqxx::read_transaction tx(conn);
+        return auth->Require(tx, token, auth::PrincipalKind::kUser).id;
+      },
+      [](const EventRow& row, v1::StreamEventsResponse* out) { ToProto(row, out); });
+}
+
+grpc::ServerUnaryReactor* UserChatServiceImpl::AcknowledgeEvents(
+    grpc::CallbackServerContext* ctx, const v1::AcknowledgeEventsRequest* request,
+    v1::AcknowledgeEventsResponse* response) {
+  return AsUser(ctx, [this, pos = request->position(), response](auto& tx, const auto& user) {
+    response->set_acknowledged_position(chats_.Acknowledge(tx, user, pos));
+  });
+}
+
+}  // namespace bizrelay::hosting

@@ -1,0 +1,57 @@
+#pragma once
+
+#include "bizrelay/v1/user_chat_service.grpc.pb.h"
+#include "services/hosting/chats.h"
+#include "services/hosting/hosting_env.h"
+
+namespace bizrelay::hosting {
+
+// gRPC glue for bizrelay.v1.UserChatService.
+class UserChatServiceImpl final : public v1::UserChatService::CallbackService {
+ public:
+  explicit UserChatServiceImpl(HostingEnv env) : env_(env), chats_(*env.options) {}
+
+  grpc::ServerUnaryReactor* GetBusinessDisclosure(
+      grpc::CallbackServerContext* ctx, const v1::GetBusinessDisclosureRequest* request,
+      v1::GetBusinessDisclosureResponse* response) override;
+  grpc::ServerUnaryReactor* StartChat(grpc::CallbackServerContext* ctx,
+                                      const v1::StartChatRequest* request,
+                                      v1::StartChatResponse* response) override;
+  grpc::ServerUnaryReactor* BlockBusiness(grpc::CallbackServerContext* ctx,
+                                          const v1::BlockBusinessRequest* request,
+                                          v1::BlockBusinessResponse* response) override;
+  grpc::ServerUnaryReactor* UnblockBusiness(grpc::CallbackServerContext* ctx,
+                                            const v1::UnblockBusinessRequest* request,
+                                            v1::UnblockBusinessResponse* response) override;
+  grpc::ServerUnaryReactor* LeaveChat(grpc::CallbackServerContext* ctx,
+                                      const v1::LeaveChatRequest* request,
+                                      v1::LeaveChatResponse* response) override;
+  grpc::ServerUnaryReactor* SendMessage(grpc::CallbackServerContext* ctx,
+                                        const v1::SendMessageRequest* request,
+                                        v1::SendMessageResponse* response) override;
+  grpc::ServerUnaryReactor* MarkRead(grpc::CallbackServerContext* ctx,
+                                     const v1::MarkReadRequest* request,
+                                     v1::MarkReadResponse* response) override;
+  grpc::ServerUnaryReactor* ListChats(grpc::CallbackServerContext* ctx,
+                                      const v1::ListChatsRequest* request,
+                                      v1::ListChatsResponse* response) override;
+  grpc::ServerUnaryReactor* ListChatMessages(grpc::CallbackServerContext* ctx,
+                                             const v1::ListChatMessagesRequest* request,
+                                             v1::ListChatMessagesResponse* response) override;
+  grpc::ServerWriteReactor<v1::StreamEventsResponse>* StreamEvents(
+      grpc::CallbackServerContext* ctx, const v1::StreamEventsRequest* request) override;
+  grpc::ServerUnaryReactor* AcknowledgeEvents(grpc::CallbackServerContext* ctx,
+                                              const v1::AcknowledgeEventsRequest* request,
+                                              v1::AcknowledgeEventsResponse* response) override;
+
+ private:
+  // Runs `work(tx, user_id)` in a read-write transaction for the authenticated user.
+  grpc::ServerUnaryReactor* AsUser(
+      grpc::CallbackServerContext* ctx,
+      std::function<void(pqxx::transaction_base&, const std::string&)> work);
+
+  const HostingEnv env_;
+  const UserChats chats_;
+};
+
+}  // namespace bizrelay::hosting

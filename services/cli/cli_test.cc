@@ -1,0 +1,784 @@
+#include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "bizrelay/v1/user_chat_service.grpc.pb.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "services/cli/commands.h"
+#include "services/cli/credentials.h"
+#include "services/cli/format.h"
+#include "services/cli/invocation.h"
+
+namespace bizrelay::cli {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
+using ::testing::Not;
+using ::testing::Pair;
+using ::testing::StartsWith;
+
+ParseResult Parse(std::vector<std::string> args, Environment env = {}) {
+  return ParseCommandLine(args, env);
+}
+
+// Parses a command line that must be valid and returns its request of type T.
+template <typename T>
+T ParseAs(std::vector<std::string> args, Invocation* invocation = nullptr) {
+  ParseResult r = Parse(std::move(args));
+  EXPECT_EQ(r.outcome, ParseResult::Outcome::kOk) << r.message;
+  EXPECT_TRUE(std::holds_alternative<T>(r.invocation.request));
+  if (invocation != nullptr) *invocation = r.invocation;
+  return std::holds_alternative<T>(r.invocation.request) ? std::get<T>(r.invocation.request) : T();
+}
+
+void ExpectUsageError(std::vector<std::string> args, const std::string& mentions) {
+  ParseResult r = Parse(args);
+  EXPECT_EQ(r.outcome, ParseResult::Outcome::kUsageError) << ::testing::PrintToString(args);
+  EXPECT_THAT(r.message, HasSubstr(mentions)) << ::testing::PrintToString(args);
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/bizrelay-cli-test-XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string Write(const std::string& name, const std::string& contents) {
+    std::string p = (path_ / name).string();
+    std::ofstream(p, std::ios::binary) << contents;
+    return p;
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// --- Parsing ---------------------------------------------------------------------------------
+
+TEST(ParseTest, RegisterNeedsNoTokenAndUsesDefaults) {
+  Invocation inv;
+  auto r = ParseAs<v1::RegisterUserRequest>({"register", "Siti Aminah"}, &inv);
+  EXPECT_EQ(r.display_name(), "Siti Aminah");
+  EXPECT_FALSE(NeedsToken(inv.request));
+  EXPECT_FALSE(UsesOperatorListener(inv.request));
+  EXPECT_EQ(inv.connection.addr, "127.0.0.1:7000");
+  EXPECT_EQ(inv.connection.operator_addr, "127.0.0.1:7002");
+  EXPECT_FALSE(inv.json);
+}
+
+TEST(ParseTest, GlobalOptionsWorkBeforeAndAfterTheSubcommand) {
+  Invocation before;
+  ParseAs<v1::GetProfileRequest>({"--json", "--addr", "relay:1", "--token", "t1", "whoami"},
+                                 &before);
+  Invocation after;
+  ParseAs<v1::GetProfileRequest>({"whoami", "--json", "--addr", "relay:1", "--token", "t1"},
+                                 &after);
+  for (const Invocation& inv : {before, after}) {
+    EXPECT_TRUE(inv.json);
+    EXPECT_EQ(inv.connection.addr, "relay:1");
+    EXPECT_EQ(inv.connection.token, "t1");
+  }
+}
+
+TEST(ParseTest, FlagsWinOverTheEnvironment) {
+  Environment env = {{"BIZRELAY_ADDR", "env:1"},
+                     {"BIZRELAY_OPERATOR_ADDR", "env:2"},
+                     {"BIZRELAY_TOKEN", "env-token"}};
+  ParseResult from_env = Parse({"whoami"}, env);
+  ASSERT_EQ(from_env.outcome, ParseResult::Outcome::kOk) << from_env.message;
+  EXPECT_EQ(from_env.invocation.connection.addr, "env:1");
+  EXPECT_EQ(from_env.invocation.connection.operator_addr, "env:2");
+  EXPECT_EQ(from_env.invocation.connection.token, "env-token");
+
+  ParseResult flags = Parse({"whoami", "--addr", "flag:1", "--token", "flag-token"}, env);
+  EXPECT_EQ(flags.invocation.connection.addr, "flag:1");
+  EXPECT_EQ(flags.invocation.connection.token, "flag-token");
+
+  TempDir dir;
+  std::string file = dir.Write("token", "file-token\n");
+  ParseResult token_file = Parse({"whoami", "--token-file", file}, env);
+  ASSERT_EQ(token_file.outcome, ParseResult::Outcome::kOk) << token_file.message;
+  EXPECT_EQ(token_file.invocation.connection.token, "");
+  EXPECT_EQ(LoadToken(token_file.invocation.connection), "file-token");
+}
+
+TEST(ParseTest, OperatorCommandsGoToTheOperatorListener) {
+  Invocation inv;
+  auto create = ParseAs<v1::CreateBusinessRequest>(
+      {"business", "create", "--name", "Toko Ibu", "--website", "https://toko.example"}, &inv);
+  EXPECT_EQ(create.profile().display_name(), "Toko Ibu");
+  EXPECT_EQ(create.profile().website(), "https://toko.example");
+  EXPECT_EQ(create.profile().description(), "");
+  EXPECT_TRUE(UsesOperatorListener(inv.request));
+  EXPECT_TRUE(NeedsToken(inv.request));
+  EXPECT_EQ(ParseAs<v1::RotateBusinessKeyRequest>({"business", "rotate-key", "b1"}).business_id(),
+            "b1");
+  EXPECT_EQ(ParseAs<v1::DisableBusinessRequest>({"business", "disable", "b2"}).business_id(), "b2");
+  EXPECT_EQ(ParseAs<v1::GetBusinessRequest>({"business", "get", "b3"}).business_id(), "b3");
+  ExpectUsageError({"business", "create"}, "--name");
+  ExpectUsageError({"business"}, "business needs a subcommand: one of create, rotate-key");
+  ExpectUsageError({"business", "frob"}, "frob");
+}
+
+TEST(ParseTest, UserCommandsFillTheirRequests) {
+  EXPECT_EQ(ParseAs<v1::GetBusinessDisclosureRequest>({"disclosure", "b1"}).business_id(), "b1");
+  Invocation inv;
+  auto start = ParseAs<v1::StartChatRequest>({"start", "b1", "--yes"}, &inv);
+  EXPECT_EQ(start.business_id(), "b1");
+  EXPECT_TRUE(inv.assume_yes);
+  ParseAs<v1::StartChatRequest>({"start", "b1"}, &inv);
+  EXPECT_FALSE(inv.assume_yes);
+  EXPECT_EQ(ParseAs<v1::BlockBusinessRequest>({"block", "b1"}).business_id(), "b1");
+  EXPECT_EQ(ParseAs<v1::UnblockBusinessRequest>({"unblock", "b1"}).business_id(), "b1");
+  EXPECT_EQ(ParseAs<v1::LeaveChatRequest>({"leave", "b1"}).business_id(), "b1");
+  auto read = ParseAs<v1::MarkReadRequest>({"read", "c1", "m9"});
+  EXPECT_EQ(read.conversation_id(), "c1");
+  EXPECT_EQ(read.message_id(), "m9");
+  ParseAs<v1::ListChatsRequest>({"chats"});
+  ExpectUsageError({"block"}, "BUSINESS_ID");
+  ExpectUsageError({"read", "c1"}, "MESSAGE_ID");
+  ExpectUsageError({"frobnicate"}, "frobnicate");
+  ExpectUsageError({}, "a command is required: one of register, whoami");
+}
+
+TEST(ParseTest, SendGeneratesAFreshKeyUnlessOneIsGiven) {
+  Invocation inv;
+  auto first = ParseAs<v1::SendMessageRequest>({"send", "b1", "hello there"}, &inv);
+  EXPECT_EQ(first.business_id(), "b1");
+  EXPECT_EQ(first.text(), "hello there");
+  EXPECT_THAT(first.idempotency_key(), MatchesRegex("[0-9a-f]{32}"));
+  EXPECT_TRUE(inv.generated_key);
+  auto second = ParseAs<v1::SendMessageRequest>({"send", "b1", "hello there"});
+  EXPECT_NE(first.idempotency_key(), second.idempotency_key());
+
+  auto retry = ParseAs<v1::SendMessageRequest>({"send", "b1", "hello", "--key", "k-1"}, &inv);
+  EXPECT_EQ(retry.idempotency_key(), "k-1");
+  EXPECT_FALSE(inv.generated_key);
+  ExpectUsageError({"send", "b1"}, "TEXT");
+  ExpectUsageError({"send", "b1", "two", "words"}, "words");
+}
+
+TEST(ParseTest, HistoryAndListingsTakePaging) {
+  Invocation inv;
+  auto history =
+      ParseAs<v1::ListChatMessagesRequest>({"history", "c1", "--page-size", "20", "--all"}, &inv);
+  EXPECT_EQ(history.conversation_id(), "c1");
+  EXPECT_EQ(history.page_size(), 20);
+  EXPECT_TRUE(inv.all_pages);
+  auto messages = ParseAs<v1::ListMessagesRequest>({"messages", "c2", "--page-token", "p2"}, &inv);
+  EXPECT_EQ(messages.conversation_id(), "c2");
+  EXPECT_EQ(messages.page_token(), "p2");
+  EXPECT_FALSE(inv.all_pages);
+  EXPECT_EQ(
+      ParseAs<v1::ListConversationsRequest>({"conversations", "--page-size", "5"}).page_size(), 5);
+  ExpectUsageError({"history", "c1", "--page-size", "-1"}, "page-size");
+  ExpectUsageError({"history", "c1", "--page-size", "many"}, "page-size");
+}
+
+TEST(ParseTest, StreamsTakeAfterAckAndCount) {
+  Invocation inv;
+  auto listen =
+      ParseAs<v1::StreamEventsRequest>({"listen", "--after", "41", "--ack", "--count", "3"}, &inv);
+  EXPECT_EQ(listen.after_position(), 41);
+  EXPECT_TRUE(inv.ack);
+  EXPECT_EQ(inv.max_events, 3);
+  ParseAs<v1::StreamInboxRequest>({"inbox"}, &inv);
+  EXPECT_FALSE(inv.ack);
+  EXPECT_EQ(inv.max_events, 0);
+  ExpectUsageError({"listen", "--count", "0"}, "count");
+  ExpectUsageError({"inbox", "--after", "-5"}, "after");
+}
+
+TEST(ParseTest, BusinessCommandsFillTheirRequests) {
+  Invocation inv;
+  auto reply = ParseAs<v1::SendReplyRequest>({"reply", "c1", "Your order shipped"}, &inv);
+  EXPECT_EQ(reply.conversation_id(), "c1");
+  EXPECT_EQ(reply.text(), "Your order shipped");
+  EXPECT_EQ(reply.template_name(), "");
+  EXPECT_THAT(reply.idempotency_key(), MatchesRegex("[0-9a-f]{32}"));
+
+  auto create = ParseAs<v1::CreateTemplateRequest>(
+      {"template", "create", "order_ready", "Order {{order}} is ready"});
+  EXPECT_EQ(create.name(), "order_ready");
+  EXPECT_EQ(create.body(), "Order {{order}} is ready");
+  ParseAs<v1::ListTemplatesRequest>({"template", "list"});
+  ExpectUsageError({"template"}, "subcommand");
+
+  auto read = ParseAs<v1::MarkMessagesReadRequest>({"business-read", "c1", "m2"});
+  EXPECT_EQ(read.conversation_id(), "c1");
+  EXPECT_EQ(read.message_id(), "m2");
+
+  auto update = ParseAs<v1::UpdateProfileRequest>(
+      {"profile", "update", "--data-use", "We keep orders for tax purposes."});
+  EXPECT_EQ(update.data_use_statement(), "We keep orders for tax purposes.");
+  EXPECT_EQ(update.display_name(), "");
+  ExpectUsageError({"profile", "update"}, "at least one");
+}
+
+TEST(ParseTest, TemplateSendCarriesNamedParameters) {
+  Invocation inv;
+  auto send = ParseAs<v1::SendReplyRequest>(
+      {"template", "send", "--param", "order=A-17", "c1", "order_ready", "--param", "eta=a=b",
+       "--param", "note=", "--key", "k9"},
+      &inv);
+  EXPECT_EQ(send.conversation_id(), "c1");
+  EXPECT_EQ(send.template_name(), "order_ready");
+  EXPECT_EQ(send.text(), "");
+  EXPECT_EQ(send.idempotency_key(), "k9");
+  EXPECT_FALSE(inv.generated_key);
+  std::map<std::string, std::string> params(send.template_parameters().begin(),
+                                            send.template_parameters().end());
+  EXPECT_THAT(params, ElementsAre(Pair("eta", "a=b"), Pair("note", ""), Pair("order", "A-17")));
+  ExpectUsageError({"template", "send", "c1", "t", "--param", "order"}, "name=value");
+  ExpectUsageError({"template", "send", "c1", "t", "--param", "a=1", "--param", "a=2"},
+                   "more than once");
+}
+
+TEST(ParseTest, ParseTemplateParameters) {
+  EXPECT_THAT(ParseTemplateParameters({"a=1", "b=x=y", "c="}),
+              ElementsAre(Pair("a", "1"), Pair("b", "x=y"), Pair("c", "")));
+  EXPECT_TRUE(ParseTemplateParameters({}).empty());
+  EXPECT_THROW(ParseTemplateParameters({"novalue"}), UsageError);
+  EXPECT_THROW(ParseTemplateParameters({"=1"}), UsageError);
+  EXPECT_THROW(ParseTemplateParameters({"a=1", "a=1"}), UsageError);
+}
+
+TEST(ParseTest, TlsOptions) {
+  TempDir dir;
+  std::string ca = dir.Write("ca.pem", "ca");
+  std::string cert = dir.Write("cert.pem", "cert");
+  std::string key = dir.Write("key.pem", "key");
+  Invocation inv;
+  ParseAs<v1::GetProfileRequest>(
+      {"whoami", "--ca-file", ca, "--cert-file", cert, "--key-file", key}, &inv);
+  EXPECT_EQ(inv.connection.ca_file, ca);
+  EXPECT_EQ(inv.connection.cert_file, cert);
+  EXPECT_EQ(inv.connection.key_file, key);
+  ParseAs<v1::GetProfileRequest>({"whoami", "--plaintext"}, &inv);
+  EXPECT_EQ(inv.connection.ca_file, "");
+  ExpectUsageError({"whoami", "--plaintext", "--ca-file", ca}, "plaintext");
+  ExpectUsageError({"whoami", "--cert-file", cert, "--key-file", key}, "ca-file");
+  ExpectUsageError({"whoami", "--ca-file", ca, "--cert-file", cert}, "key-file");
+  ExpectUsageError({"whoami", "--ca-file", dir.Write("x", "") + ".missing"}, "ca-file");
+  ExpectUsageError({"whoami", "--token", "t", "--token-file", ca}, "token");
+}
+
+TEST(ParseTest, HelpIsNotAnError) {
+  ParseResult top = Parse({"--help"});
+  EXPECT_EQ(top.outcome, ParseResult::Outcome::kHelp);
+  EXPECT_THAT(top.message, AllOf(HasSubstr("send"), HasSubstr("inbox"), HasSubstr("business"),
+                                 HasSubstr("--operator-addr")));
+  ParseResult send = Parse({"send", "--help"});
+  EXPECT_EQ(send.outcome, ParseResult::Outcome::kHelp);
+  EXPECT_THAT(send.message, HasSubstr("--key"));
+}
+
+TEST(ParseTest, IsYes) {
+  EXPECT_TRUE(IsYes("y"));
+  EXPECT_TRUE(IsYes(" YES \n"));
+  EXPECT_FALSE(IsYes(""));
+  EXPECT_FALSE(IsYes("n"));
+  EXPECT_FALSE(IsYes("yes please"));
+}
+
+// --- Credentials -----------------------------------------------------------------------------
+
+TEST(CredentialsTest, TokenFromFlagOrFile) {
+  TempDir dir;
+  ConnectionOptions flag;
+  flag.token = "bru_abc";
+  EXPECT_EQ(LoadToken(flag), "bru_abc");
+  ConnectionOptions file;
+  file.token_file = dir.Write("token", "  brb_key-123_X\r\n\n");
+  EXPECT_EQ(LoadToken(file), "brb_key-123_X");
+}
+
+TEST(CredentialsTest, BadTokensAreUsageErrorsThatDoNotEchoTheToken) {
+  TempDir dir;
+  ConnectionOptions none;
+  EXPECT_THROW(LoadToken(none), UsageError);
+
+  ConnectionOptions empty;
+  empty.token_file = dir.Write("empty", "\n");
+  EXPECT_THROW(LoadToken(empty), UsageError);
+
+  ConnectionOptions missing;
+  missing.token_file = dir.Write("x", "") + ".missing";
+  EXPECT_THROW(LoadToken(missing), UsageError);
+
+  ConnectionOptions two_lines;
+  two_lines.token_file = dir.Write("two", "bru_secretpart\nbru_othersecret\n");
+  try {
+    LoadToken(two_lines);
+    ADD_FAILURE() << "expected UsageError";
+  } catch (const UsageError& e) {
+    EXPECT_THAT(e.what(), AllOf(HasSubstr(two_lines.token_file), Not(HasSubstr("secret"))));
+  }
+  ConnectionOptions control;
+  control.token = "bru_x\x01secret";
+  try {
+    LoadToken(control);
+    ADD_FAILURE() << "expected UsageError";
+  } catch (const UsageError& e) {
+    EXPECT_THAT(e.what(), Not(HasSubstr("secret")));
+  }
+}
+
+TEST(CredentialsTest, ChannelCredentials) {
+  TempDir dir;
+  ConnectionOptions plain;
+  EXPECT_NE(MakeChannelCredentials(plain), nullptr);
+  ConnectionOptions tls;
+  tls.ca_file = dir.Write("ca.pem", "-----BEGIN CERTIFICATE-----\n");
+  EXPECT_NE(MakeChannelCredentials(tls), nullptr);
+  tls.cert_file = dir.Write("cert.pem", "cert");
+  EXPECT_THROW(MakeChannelCredentials(tls), UsageError);  // no key
+  ConnectionOptions missing_ca;
+  missing_ca.ca_file = dir.Write("x", "") + ".missing";
+  EXPECT_THROW(MakeChannelCredentials(missing_ca), UsageError);
+}
+
+// --- Output ----------------------------------------------------------------------------------
+
+grpc::Status StatusWithReason(grpc::StatusCode code, const std::string& message,
+                              const std::string& reason) {
+  google::rpc::Status details;
+  details.set_code(static_cast<int>(code));
+  details.set_message(message);
+  google::rpc::ErrorInfo info;
+  info.set_reason(reason);
+  info.set_domain("bizrelay.dev");
+  details.add_details()->PackFrom(info);
+  return grpc::Status(code, message, details.SerializeAsString());
+}
+
+TEST(FormatTest, Printable) {
+  EXPECT_EQ(Printable("plain text"), "plain text");
+  EXPECT_EQ(Printable("caf\xc3\xa9 \xf0\x9f\x98\x80"), "caf\xc3\xa9 \xf0\x9f\x98\x80");
+  EXPECT_EQ(Printable("two\nlines\ttab\r"), "two\\nlines\\ttab\\r");
+  EXPECT_EQ(Printable("two\nlines", /*keep_newlines=*/true), "two\nlines");
+  EXPECT_EQ(Printable("\x1b[2Jred\x7f"), "\\x1b[2Jred\\x7f");
+  EXPECT_EQ(Printable("c1 \xc2\x9b"
+                      "31m"),
+            "c1 \\u009b31m");
+  EXPECT_EQ(Printable("nbsp\xc2\xa0"), "nbsp\xc2\xa0");
+}
+
+TEST(FormatTest, ErrorsShowCodeReasonAndMessage) {
+  EXPECT_EQ(FormatError(StatusWithReason(grpc::StatusCode::FAILED_PRECONDITION,
+                                         "the 24-hour window is closed", "OUTSIDE_SERVICE_WINDOW")),
+            "error: FAILED_PRECONDITION OUTSIDE_SERVICE_WINDOW: the 24-hour window is closed\n");
+  EXPECT_EQ(FormatError(grpc::Status(grpc::StatusCode::UNAVAILABLE, "failed to connect")),
+            "error: UNAVAILABLE: failed to connect\n");
+  EXPECT_EQ(FormatError(grpc::Status(grpc::StatusCode::INTERNAL, "x", "not a proto \xff")),
+            "error: INTERNAL: x\n");
+  EXPECT_EQ(ErrorReason(StatusWithReason(grpc::StatusCode::NOT_FOUND, "m", "NOT_FOUND")),
+            "NOT_FOUND");
+  EXPECT_EQ(StatusCodeName(grpc::StatusCode::RESOURCE_EXHAUSTED), "RESOURCE_EXHAUSTED");
+}
+
+TEST(FormatTest, JsonIsOneLineWithEveryField) {
+  v1::SendMessageResponse r;
+  r.mutable_message()->set_message_id("m1");
+  r.mutable_message()->set_text("hi\nthere");
+  r.mutable_message()->set_status(v1::MESSAGE_STATUS_SENT);
+  std::string json = ToJson(r);
+  EXPECT_EQ(json.find('\n'), std::string::npos);
+  EXPECT_THAT(json, AllOf(HasSubstr(R"("messageId":"m1")"), HasSubstr(R"("replayed":false)"),
+                          HasSubstr(R"("status":"MESSAGE_STATUS_SENT")"),
+                          HasSubstr(R"("text":"hi\nthere")")));
+}
+
+TEST(FormatTest, EventsAreOneLineEach) {
+  v1::StreamEventsResponse message;
+  message.set_position(7);
+  message.mutable_message()->set_conversation_id("c1");
+  message.mutable_message()->set_message_id("m1");
+  message.mutable_message()->set_text("Hello\nworld");
+  EXPECT_EQ(FormatEvent(message), "7 message c1 m1 Hello\\nworld\n");
+
+  v1::StreamEventsResponse status;
+  status.set_position(8);
+  status.mutable_status_change()->set_conversation_id("c1");
+  status.mutable_status_change()->set_message_id("m0");
+  status.mutable_status_change()->set_status(v1::MESSAGE_STATUS_READ);
+  EXPECT_EQ(FormatEvent(status), "8 status c1 m0 READ\n");
+
+  v1::StreamInboxResponse notice;
+  notice.set_position(9);
+  notice.mutable_notice()->set_conversation_id("c2");
+  notice.mutable_notice()->set_kind(v1::ChatNotice::KIND_TERMS_CHANGED);
+  notice.mutable_notice()->mutable_disclosure()->set_version(4);
+  EXPECT_EQ(FormatEvent(notice), "9 notice c2 TERMS_CHANGED version 4\n");
+  notice.mutable_notice()->set_kind(v1::ChatNotice::KIND_CHAT_LEFT);
+  notice.mutable_notice()->clear_disclosure();
+  EXPECT_EQ(FormatEvent(notice), "9 notice c2 CHAT_LEFT\n");
+}
+
+TEST(FormatTest, MessagesAndListings) {
+  google::protobuf::RepeatedPtrField<v1::HostedMessage> messages;
+  v1::HostedMessage* m = messages.Add();
+  m->set_message_id("m1");
+  m->set_direction(v1::MESSAGE_DIRECTION_BUSINESS_TO_USER);
+  m->set_status(v1::MESSAGE_STATUS_DELIVERED);
+  m->set_text("Order A-17 is ready");
+  m->mutable_create_time()->set_seconds(1700000000);
+  m->mutable_create_time()->set_nanos(123);
+  EXPECT_EQ(FormatMessages(messages),
+            "2023-11-14T22:13:20Z  m1  business  DELIVERED  Order A-17 is ready\n");
+
+  v1::ListChatsResponse chats;
+  v1::UserChat* c = chats.add_chats();
+  c->set_conversation_id("c1");
+  c->set_business_id("b1");
+  c->set_business_display_name("Toko Ibu");
+  c->set_state(v1::CHAT_STATE_BLOCKED);
+  EXPECT_EQ(FormatChats(chats), "c1  b1  BLOCKED  Toko Ibu\n");
+
+  v1::ListConversationsResponse convs;
+  v1::BusinessConversation* bc = convs.add_conversations();
+  bc->set_conversation_id("c1");
+  bc->set_user_id("u1");
+  bc->set_state(v1::CHAT_STATE_OPEN);
+  bc->set_service_window_open(true);
+  EXPECT_EQ(FormatConversations(convs), "c1  u1  OPEN  window-open\n");
+
+  google::protobuf::RepeatedPtrField<v1::Template> templates;
+  v1::Template* t = templates.Add();
+  t->set_name("order_ready");
+  t->set_body("Order {{order}} ready at {{time}}");
+  t->add_parameters("order");
+  t->add_parameters("time");
+  EXPECT_EQ(FormatTemplates(templates),
+            "order_ready  (order,time)  Order {{order}} ready at {{time}}\n");
+}
+
+TEST(FormatTest, SentShowsTheKeyOnlyWhenAsked) {
+  v1::HostedMessage m;
+  m.set_message_id("m1");
+  m.set_conversation_id("c1");
+  m.set_status(v1::MESSAGE_STATUS_SENT);
+  EXPECT_EQ(FormatSent(m, false, ""), "message_id: m1\nconversation_id: c1\nstatus: SENT\n");
+  EXPECT_THAT(FormatSent(m, true, "abc"),
+              AllOf(HasSubstr("replayed: true"), HasSubstr("idempotency_key: abc\n")));
+}
+
+TEST(FormatTest, DisclosureShowsSummaryAndTerms) {
+  v1::GetBusinessDisclosureResponse d;
+  d.set_business_id("b1");
+  d.set_display_name("Toko Ibu");
+  d.set_website("https://toko.example");
+  d.mutable_disclosure()->set_version(3);
+  d.mutable_disclosure()->set_hosted(true);
+  d.mutable_disclosure()->set_retention_days(30);
+  d.mutable_disclosure()->set_data_use_statement("Orders only.");
+  d.mutable_disclosure()->set_summary("Chats are stored by the relay.\nKept 30 days.");
+  std::string out = FormatDisclosure(d);
+  EXPECT_THAT(out, AllOf(StartsWith("Toko Ibu (business b1)\n"),
+                         HasSubstr("Chats are stored by the relay.\nKept 30 days.\n"),
+                         HasSubstr("disclosure version 3"), HasSubstr("hosted by this relay: yes"),
+                         HasSubstr("kept for: 30 days"), HasSubstr("data use: Orders only.")));
+}
+
+TEST(FormatTest, OnlyIssuingCommandsShowSecrets) {
+  v1::RegisterUserResponse reg;
+  reg.mutable_profile()->set_user_id("u1");
+  reg.set_token("bru_T");
+  EXPECT_EQ(FormatRegistered(reg), "user_id: u1\ntoken: bru_T\n");
+  v1::CreateBusinessResponse created;
+  created.mutable_business()->set_business_id("b1");
+  created.set_api_key("brb_K");
+  EXPECT_EQ(FormatCreatedBusiness(created), "business_id: b1\napi_key: brb_K\n");
+}
+
+// --- Commands against an in-process fake relay ----------------------------------------------
+
+// Answers like the relay would, recording what the client sent.
+class FakeUserChat final : public v1::UserChatService::Service {
+ public:
+  grpc::Status GetBusinessDisclosure(grpc::ServerContext* ctx,
+                                     const v1::GetBusinessDisclosureRequest* req,
+                                     v1::GetBusinessDisclosureResponse* resp) override {
+    Record(ctx, "GetBusinessDisclosure");
+    resp->set_business_id(req->business_id());
+    resp->set_display_name("Toko Ibu");
+    resp->mutable_disclosure()->set_version(7);
+    resp->mutable_disclosure()->set_hosted(true);
+    resp->mutable_disclosure()->set_retention_days(30);
+    resp->mutable_disclosure()->set_summary("Chats with Toko Ibu are stored by this relay.");
+    return grpc::Status::OK;
+  }
+
+  grpc::Status StartChat(grpc::ServerContext* ctx, const v1::StartChatRequest* req,
+                         v1::StartChatResponse* resp) override {
+    Record(ctx, "StartChat");
+    std::lock_guard lock(mu_);
+    consented_version_ = req->disclosure_version();
+    if (req->disclosure_version() != current_version_) {
+      return StatusWithReason(grpc::StatusCode::FAILED_PRECONDITION, "the terms changed",
+                              "DISCLOSURE_CHANGED");
+    }
+    resp->set_conversation_id("c-" + req->business_id());
+    resp->set_state(v1::CHAT_STATE_OPEN);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status SendMessage(grpc::ServerContext* ctx, const v1::SendMessageRequest* req,
+                           v1::SendMessageResponse* resp) override {
+    Record(ctx, "SendMessage");
+    if (req->text() == "fail") {
+      return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "took too long");
+    }
+    if (req->text().empty()) {
+      return StatusWithReason(grpc::StatusCode::INVALID_ARGUMENT, "text is empty", "INVALID_FIELD");
+    }
+    resp->mutable_message()->set_message_id("m-" + req->idempotency_key());
+    resp->mutable_message()->set_conversation_id("c1");
+    resp->mutable_message()->set_status(v1::MESSAGE_STATUS_SENT);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListChatMessages(grpc::ServerContext* ctx, const v1::ListChatMessagesRequest* req,
+                                v1::ListChatMessagesResponse* resp) override {
+    Record(ctx, "ListChatMessages");
+    v1::HostedMessage* m = resp->add_messages();
+    m->set_direction(v1::MESSAGE_DIRECTION_USER_TO_BUSINESS);
+    m->set_status(v1::MESSAGE_STATUS_READ);
+    if (req->page_token().empty()) {
+      m->set_message_id("m1");
+      m->set_text("first page");
+      resp->set_next_page_token("p2");
+    } else {
+      m->set_message_id("m2");
+      m->set_text("second page");
+    }
+    return grpc::Status::OK;
+  }
+
+  // Sends events 1..3, then holds the stream open until the client goes away.
+  grpc::Status StreamEvents(grpc::ServerContext* ctx, const v1::StreamEventsRequest* req,
+                            grpc::ServerWriter<v1::StreamEventsResponse>* writer) override {
+    Record(ctx, "StreamEvents");
+    for (int64_t p = req->after_position() + 1; p <= 3; ++p) {
+      v1::StreamEventsResponse e;
+      e.set_position(p);
+      e.mutable_message()->set_conversation_id("c1");
+      e.mutable_message()->set_message_id("m" + std::to_string(p));
+      e.mutable_message()->set_text("event " + std::to_string(p));
+      writer->Write(e);
+    }
+    while (!ctx->IsCancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return grpc::Status::CANCELLED;
+  }
+
+  grpc::Status AcknowledgeEvents(grpc::ServerContext* ctx, const v1::AcknowledgeEventsRequest* req,
+                                 v1::AcknowledgeEventsResponse* resp) override {
+    Record(ctx, "AcknowledgeEvents");
+    std::lock_guard lock(mu_);
+    acks_.push_back(req->position());
+    resp->set_acknowledged_position(req->position());
+    return grpc::Status::OK;
+  }
+
+  std::vector<std::string> calls() {
+    std::lock_guard lock(mu_);
+    return calls_;
+  }
+  std::vector<std::string> authorizations() {
+    std::lock_guard lock(mu_);
+    return authorizations_;
+  }
+  std::vector<int64_t> acks() {
+    std::lock_guard lock(mu_);
+    return acks_;
+  }
+  int64_t consented_version() {
+    std::lock_guard lock(mu_);
+    return consented_version_;
+  }
+  void set_current_version(int64_t v) {
+    std::lock_guard lock(mu_);
+    current_version_ = v;
+  }
+
+ private:
+  void Record(grpc::ServerContext* ctx, const std::string& method) {
+    std::lock_guard lock(mu_);
+    calls_.push_back(method);
+    auto it = ctx->client_metadata().find("authorization");
+    authorizations_.push_back(it == ctx->client_metadata().end()
+                                  ? ""
+                                  : std::string(it->second.data(), it->second.size()));
+  }
+
+  std::mutex mu_;
+  std::vector<std::string> calls_;           // guarded by mu_
+  std::vector<std::string> authorizations_;  // guarded by mu_
+  std::vector<int64_t> acks_;                // guarded by mu_
+  int64_t consented_version_ = 0;            // guarded by mu_
+  int64_t current_version_ = 7;              // guarded by mu_
+};
+
+class CommandTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(&fake_);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+  }
+  void TearDown() override { server_->Shutdown(std::chrono::system_clock::now()); }
+
+  struct Outcome {
+    int exit_code;
+    std::string out;
+    std::string err;
+  };
+
+  Outcome RunCli(std::vector<std::string> args, const std::string& input = "",
+                 bool interactive = false) {
+    args.insert(args.begin(), {"--addr", "127.0.0.1:" + std::to_string(port_)});
+    ParseResult parsed = ParseCommandLine(args, {{"BIZRELAY_TOKEN", "bru_test"}});
+    EXPECT_EQ(parsed.outcome, ParseResult::Outcome::kOk) << parsed.message;
+    std::ostringstream out, err;
+    std::istringstream in(input);
+    Io io{.out = out, .err = err, .in = in, .interactive = interactive};
+    int code = cli::Run(parsed.invocation, io);
+    return {code, out.str(), err.str()};
+  }
+
+  FakeUserChat fake_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+TEST_F(CommandTest, StartNeedsYesWhenNotInteractive) {
+  Outcome r = RunCli({"start", "b1"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--yes"));
+  EXPECT_TRUE(fake_.calls().empty());
+}
+
+TEST_F(CommandTest, StartShowsTermsAndAsks) {
+  Outcome declined = RunCli({"start", "b1"}, "n\n", /*interactive=*/true);
+  EXPECT_EQ(declined.exit_code, 1);
+  EXPECT_THAT(declined.out, HasSubstr("Chats with Toko Ibu are stored by this relay."));
+  EXPECT_THAT(declined.err, AllOf(HasSubstr("[y/N]"), HasSubstr("not started")));
+  EXPECT_THAT(fake_.calls(), ElementsAre("GetBusinessDisclosure"));
+
+  Outcome accepted = RunCli({"start", "b1"}, "y\n", /*interactive=*/true);
+  EXPECT_EQ(accepted.exit_code, 0) << accepted.err;
+  EXPECT_THAT(accepted.out, AllOf(HasSubstr("kept for: 30 days"),
+                                  HasSubstr("conversation_id: c-b1\nstate: OPEN\n")));
+  EXPECT_EQ(fake_.consented_version(), 7);
+}
+
+TEST_F(CommandTest, StartWithYesReportsChangedTerms) {
+  fake_.set_current_version(8);
+  Outcome r = RunCli({"start", "b1", "--yes"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "error: FAILED_PRECONDITION DISCLOSURE_CHANGED: the terms changed\n");
+  EXPECT_EQ(fake_.consented_version(), 7);
+}
+
+TEST_F(CommandTest, SendAuthenticatesAndShowsTheGeneratedKey) {
+  Outcome r = RunCli({"send", "b1", "hello"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, MatchesRegex("(.|\n)*idempotency_key: [0-9a-f]{32}\n"));
+  EXPECT_THAT(fake_.authorizations(), ElementsAre("Bearer bru_test"));
+  EXPECT_THAT(r.out + r.err, Not(HasSubstr("bru_test")));
+
+  Outcome given = RunCli({"send", "b1", "hello", "--key", "k1"});
+  EXPECT_THAT(given.out, AllOf(HasSubstr("message_id: m-k1"), Not(HasSubstr("idempotency_key"))));
+}
+
+TEST_F(CommandTest, FailedSendTellsHowToRetry) {
+  Outcome r = RunCli({"send", "b1", "fail"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, MatchesRegex("error: DEADLINE_EXCEEDED: took too long\n"
+                                  "to retry .*: --key [0-9a-f]{32}\n"));
+  // A refusal stored nothing: a fresh key is as good as the old one.
+  Outcome refused = RunCli({"send", "b1", ""});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_EQ(refused.err, "error: INVALID_ARGUMENT INVALID_FIELD: text is empty\n");
+}
+
+TEST_F(CommandTest, HistoryAllFollowsPages) {
+  Outcome human = RunCli({"history", "c1", "--all"});
+  EXPECT_EQ(human.exit_code, 0) << human.err;
+  EXPECT_THAT(human.out, AllOf(HasSubstr("m1  user  READ  first page\n"),
+                               HasSubstr("m2  user  READ  second page\n")));
+
+  Outcome json = RunCli({"history", "c1", "--all", "--json"});
+  EXPECT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_EQ(std::count(json.out.begin(), json.out.end(), '\n'), 1);
+  EXPECT_THAT(json.out, AllOf(HasSubstr("first page"), HasSubstr("second page"),
+                              HasSubstr(R"("nextPageToken":"")")));
+
+  Outcome one = RunCli({"history", "c1"});
+  EXPECT_THAT(one.out, Not(HasSubstr("second page")));
+  EXPECT_THAT(one.err, HasSubstr("--page-token p2"));
+}
+
+TEST_F(CommandTest, ListenStopsAfterCountAndAcknowledgesWhatItPrinted) {
+  Outcome r = RunCli({"listen", "--ack", "--count", "2"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "1 message c1 m1 event 1\n2 message c1 m2 event 2\n");
+  EXPECT_THAT(fake_.acks(), ElementsAre(1, 2));
+
+  Outcome json = RunCli({"listen", "--after", "2", "--count", "1", "--json"});
+  EXPECT_THAT(json.out, AllOf(StartsWith("{"), HasSubstr(R"("position":"3")")));
+  EXPECT_THAT(fake_.acks(), ElementsAre(1, 2));
+}
+
+TEST_F(CommandTest, MissingTokenIsAUsageError) {
+  ParseResult parsed = ParseCommandLine({"whoami"}, {});
+  std::ostringstream out, err;
+  std::istringstream in;
+  Io io{.out = out, .err = err, .in = in};
+  EXPECT_EQ(cli::Run(parsed.invocation, io), 2);
+  EXPECT_THAT(err.str(), HasSubstr("needs a token"));
+}
+
+TEST(RunTest, UnreachableRelayIsUnavailable) {
+  // A port nothing listens on: bound, then closed.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  int port = ntohs(addr.sin_port);
+  close(fd);
+  ParseResult parsed =
+      ParseCommandLine({"--addr", "127.0.0.1:" + std::to_string(port), "register", "x"}, {});
+  std::ostringstream out, err;
+  std::istringstream in;
+  Io io{.out = out, .err = err, .in = in};
+  EXPECT_EQ(cli::Run(parsed.invocation, io), 1);
+  EXPECT_THAT(err.str(), StartsWith("error: UNAVAILABLE"));
+  EXPECT_EQ(out.str(), "");
+}
+
+}  // namespace
+}  // namespace bizrelay::cli

@@ -1,0 +1,461 @@
+#include "services/cli/invocation.h"
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
+
+#include "services/platform/token.h"
+
+extern char** environ;
+
+namespace bizrelay::cli {
+namespace {
+
+constexpr char kDescription[] =
+    "bizrelay: command-line client of the bizrelay business-message relay.\n"
+    "The bearer token (--token, --token-file or BIZRELAY_TOKEN) is a user token for user\n"
+    "commands, a business API key for business commands, and the operator token for\n"
+    "`business ...`. Exit status: 0 done, 1 the relay answered with an error or could not be\n"
+    "reached, 2 usage error.";
+
+constexpr char kUserGroup[] = "User commands (token: user token)";
+constexpr char kBusinessGroup[] = "Business commands (token: business API key)";
+constexpr char kOperatorGroup[] = "Operator commands (token: operator token, --operator-addr)";
+constexpr char kAccountGroup[] = "Accounts";
+
+// Storage for the options of every subcommand; only the chosen subcommand's are read.
+struct Values {
+  std::string name;
+  std::string business_id;
+  std::string conversation_id;
+  std::string message_id;
+  std::string text;
+  std::string key;
+  std::string body;
+  std::string description;
+  std::string website;
+  std::string data_use;
+  std::vector<std::string> params;
+  int32_t page_size = 0;
+  std::string page_token;
+  int64_t after = 0;
+};
+
+void SetFromEnv(const Environment& env, const char* name, std::string* value) {
+  if (auto it = env.find(name); it != env.end() && !it->second.empty()) *value = it->second;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> ParseTemplateParameters(const std::vector<std::string>& params) {
+  std::map<std::string, std::string> out;
+  for (const std::string& p : params) {
+    size_t eq = p.find('=');
+    if (eq == std::string::npos) {
+      throw UsageError("--param " + p + ": expected name=value");
+    }
+    if (eq == 0) throw UsageError("--param " + p + ": the parameter name is empty");
+    std::string name = p.substr(0, eq);
+    if (!out.emplace(name, p.substr(eq + 1)).second) {
+      throw UsageError("--param " + name + ": given more than once");
+    }
+  }
+  return out;
+}
+
+std::string NewIdempotencyKey() { return ToHex(RandomBytes(16)); }
+
+bool IsYes(std::string_view answer) {
+  auto blank = [](unsigned char c) { return std::isspace(c) != 0; };
+  while (!answer.empty() && blank(answer.front())) answer.remove_prefix(1);
+  while (!answer.empty() && blank(answer.back())) answer.remove_suffix(1);
+  std::string lower(answer);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return lower == "y" || lower == "yes";
+}
+
+bool UsesOperatorListener(const Request& request) {
+  return std::holds_alternative<v1::CreateBusinessRequest>(request) ||
+         std::holds_alternative<v1::GetBusinessRequest>(request) ||
+         std::holds_alternative<v1::RotateBusinessKeyRequest>(request) ||
+         std::holds_alternative<v1::DisableBusinessRequest>(request);
+}
+
+bool NeedsToken(const Request& request) {
+  return !std::holds_alternative<v1::RegisterUserRequest>(request);
+}
+
+Environment ProcessEnvironment() {
+  Environment env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view kv(*e);
+    if (!kv.starts_with("BIZRELAY_")) continue;
+    size_t eq = kv.find('=');
+    if (eq != std::string_view::npos) env[std::string(kv.substr(0, eq))] = kv.substr(eq + 1);
+  }
+  return env;
+}
+
+ParseResult ParseCommandLine(const std::vector<std::string>& args, const Environment& env) {
+  ParseResult result;
+  Invocation& inv = result.invocation;
+  ConnectionOptions& conn = inv.connection;
+  SetFromEnv(env, "BIZRELAY_ADDR", &conn.addr);
+  SetFromEnv(env, "BIZRELAY_OPERATOR_ADDR", &conn.operator_addr);
+  std::string env_token;
+  SetFromEnv(env, "BIZRELAY_TOKEN", &env_token);
+
+  CLI::App app{kDescription, "bizrelay"};
+  app.get_formatter()->column_width(44);
+  // Global options are accepted after the subcommand too.
+  app.fallthrough();
+
+  app.add_option("--addr", conn.addr, "Public listener host:port [env BIZRELAY_ADDR]")
+      ->capture_default_str();
+  app.add_option("--operator-addr", conn.operator_addr,
+                 "Operator listener host:port [env BIZRELAY_OPERATOR_ADDR]")
+      ->capture_default_str();
+  CLI::Option* token_opt =
+      app.add_option("--token", conn.token, "Bearer token [env BIZRELAY_TOKEN]");
+  app.add_option("--token-file", conn.token_file, "Read the bearer token from this file")
+      ->check(CLI::ExistingFile)
+      ->excludes(token_opt);
+  CLI::Option* ca_opt = app.add_option("--ca-file", conn.ca_file,
+                                       "PEM CA certificates to verify the relay; enables TLS")
+                            ->check(CLI::ExistingFile);
+  CLI::Option* cert_opt =
+      app.add_option("--cert-file", conn.cert_file, "PEM client certificate (mutual TLS)")
+          ->check(CLI::ExistingFile)
+          ->needs(ca_opt);
+  CLI::Option* key_file_opt =
+      app.add_option("--key-file", conn.key_file, "PEM client private key (mutual TLS)")
+          ->check(CLI::ExistingFile)
+          ->needs(cert_opt);
+  cert_opt->needs(key_file_opt);
+  bool plaintext = false;  // Only checked against --ca-file: plaintext is the default.
+  app.add_flag("--plaintext", plaintext, "Connect without TLS (the default without --ca-file)")
+      ->excludes(ca_opt);
+  app.add_flag("--json", inv.json, "Print responses as JSON, one object per line");
+
+  Values v;
+  auto set = [&inv](auto request) { inv.request = std::move(request); };
+  auto business_id = [&v](CLI::App* sub) {
+    sub->add_option("BUSINESS_ID", v.business_id, "Business id")->required();
+  };
+  auto conversation_id = [&v](CLI::App* sub) {
+    sub->add_option("CONVERSATION_ID", v.conversation_id, "Conversation id")->required();
+  };
+  // Adds --key and fills the idempotency key (given or generated) in the callback.
+  auto idempotency_key = [&v, &inv](CLI::App* sub) {
+    CLI::Option* opt = sub->add_option(
+        "--key", v.key, "Idempotency key (default: random; reuse it to retry the same message)");
+    return [&v, &inv, opt]() {
+      if (opt->count() > 0) return v.key;
+      inv.generated_key = true;
+      return NewIdempotencyKey();
+    };
+  };
+  auto paging = [&v, &inv](CLI::App* sub) {
+    sub->add_option("--page-size", v.page_size, "Items per page (0: the relay's default)")
+        ->check(CLI::NonNegativeNumber);
+    sub->add_option("--page-token", v.page_token, "Continue from this page token");
+    sub->add_flag("--all", inv.all_pages, "Fetch every page");
+  };
+  auto events = [&v, &inv](CLI::App* sub) {
+    sub->add_option("--after", v.after, "Start after this position (0: from the oldest held)")
+        ->check(CLI::NonNegativeNumber);
+    sub->add_flag("--ack", inv.ack, "Acknowledge each event after printing it");
+    sub->add_option("--count", inv.max_events, "Exit after this many events")
+        ->check(CLI::PositiveNumber);
+  };
+
+  // Accounts.
+  CLI::App* reg = app.add_subcommand("register", "Create a user account; prints its token");
+  reg->group(kAccountGroup);
+  reg->add_option("NAME", v.name, "Display name")->required();
+  reg->callback([&] {
+    v1::RegisterUserRequest r;
+    r.set_display_name(v.name);
+    set(r);
+  });
+  CLI::App* whoami = app.add_subcommand("whoami", "Show the user's profile");
+  whoami->group(kAccountGroup);
+  whoami->callback([&] { set(v1::GetProfileRequest()); });
+
+  // Operator.
+  CLI::App* business = app.add_subcommand("business", "Manage businesses");
+  business->group(kOperatorGroup);
+  CLI::App* create = business->add_subcommand("create", "Create a business; prints its API key");
+  create->add_option("--name", v.name, "Display name")->required();
+  create->add_option("--description", v.description, "Description");
+  create->add_option("--website", v.website, "https URL");
+  create->callback([&] {
+    v1::CreateBusinessRequest r;
+    r.mutable_profile()->set_display_name(v.name);
+    r.mutable_profile()->set_description(v.description);
+    r.mutable_profile()->set_website(v.website);
+    set(r);
+  });
+  CLI::App* rotate =
+      business->add_subcommand("rotate-key", "Issue a new API key, revoking the old ones");
+  business_id(rotate);
+  rotate->callback([&] {
+    v1::RotateBusinessKeyRequest r;
+    r.set_business_id(v.business_id);
+    set(r);
+  });
+  CLI::App* disable = business->add_subcommand("disable", "Disable a business and its keys");
+  business_id(disable);
+  disable->callback([&] {
+    v1::DisableBusinessRequest r;
+    r.set_business_id(v.business_id);
+    set(r);
+  });
+  CLI::App* get = business->add_subcommand("get", "Show a business");
+  business_id(get);
+  get->callback([&] {
+    v1::GetBusinessRequest r;
+    r.set_business_id(v.business_id);
+    set(r);
+  });
+
+  // User.
+  CLI::App* disclosure = app.add_subcommand("disclosure", "Show a business's terms");
+  disclosure->group(kUserGroup);
+  business_id(disclosure);
+  disclosure->callback([&] {
+    v1::GetBusinessDisclosureRequest r;
+    r.set_business_id(v.business_id);
+    set(r);
+  });
+  CLI::App* start = app.add_subcommand("start", "Show a business's terms and start a chat on them");
+  start->group(kUserGroup);
+  business_id(start);
+  start->add_flag("--yes,-y", inv.assume_yes,
+                  "Consent without asking (required when stdin is not a terminal)");
+  start->callback([&] {
+    v1::StartChatRequest r;
+    r.set_business_id(v.business_id);
+    set(r);
+  });
+  CLI::App* block = app.add_subcommand("block", "Block a business");
+  block->group(kUserGroup);
+  business_id(block);
+  block->callback([&] {
+    v1::BlockBusinessRequest r;
+    r.set_business_id(v.business_id);
+    set(r);
+  });
+  CLI::App* unblock = app.add_subcommand("unblock", "Lift a block");
+  unblock->group(kUserGroup);
+  business_id(unblock);
+  unblock->callback([&] {
+    v1::UnblockBusinessRequest r;
+    r.set_business_id(v.business_id);
+    set(r);
+  });
+  CLI::App* leave = app.add_subcommand("leave", "Leave a chat");
+  leave->group(kUserGroup);
+  business_id(leave);
+  leave->callback([&] {
+    v1::LeaveChatRequest r;
+    r.set_business_id(v.business_id);
+    set(r);
+  });
+  CLI::App* send = app.add_subcommand("send", "Send a message to a business");
+  send->group(kUserGroup);
+  business_id(send);
+  send->add_option("TEXT", v.text, "Message text")->required();
+  auto send_key = idempotency_key(send);
+  send->callback([&, send_key] {
+    v1::SendMessageRequest r;
+    r.set_business_id(v.business_id);
+    r.set_text(v.text);
+    r.set_idempotency_key(send_key());
+    set(r);
+  });
+  CLI::App* chats = app.add_subcommand("chats", "List the user's chats");
+  chats->group(kUserGroup);
+  paging(chats);
+  chats->callback([&] {
+    v1::ListChatsRequest r;
+    r.set_page_size(v.page_size);
+    r.set_page_token(v.page_token);
+    set(r);
+  });
+  CLI::App* history = app.add_subcommand("history", "Show a conversation, oldest first");
+  history->group(kUserGroup);
+  conversation_id(history);
+  paging(history);
+  history->callback([&] {
+    v1::ListChatMessagesRequest r;
+    r.set_conversation_id(v.conversation_id);
+    r.set_page_size(v.page_size);
+    r.set_page_token(v.page_token);
+    set(r);
+  });
+  CLI::App* listen = app.add_subcommand("listen", "Print the user's events as they arrive");
+  listen->group(kUserGroup);
+  events(listen);
+  listen->callback([&] {
+    v1::StreamEventsRequest r;
+    r.set_after_position(v.after);
+    set(r);
+  });
+  CLI::App* read = app.add_subcommand("read", "Mark business messages read up to MESSAGE_ID");
+  read->group(kUserGroup);
+  conversation_id(read);
+  read->add_option("MESSAGE_ID", v.message_id, "Message id")->required();
+  read->callback([&] {
+    v1::MarkReadRequest r;
+    r.set_conversation_id(v.conversation_id);
+    r.set_message_id(v.message_id);
+    set(r);
+  });
+
+  // Business.
+  CLI::App* inbox = app.add_subcommand("inbox", "Print the business's inbox as it arrives");
+  inbox->group(kBusinessGroup);
+  events(inbox);
+  inbox->callback([&] {
+    v1::StreamInboxRequest r;
+    r.set_after_position(v.after);
+    set(r);
+  });
+  CLI::App* reply = app.add_subcommand("reply", "Reply to a user with free text");
+  reply->group(kBusinessGroup);
+  conversation_id(reply);
+  reply->add_option("TEXT", v.text, "Message text")->required();
+  auto reply_key = idempotency_key(reply);
+  reply->callback([&, reply_key] {
+    v1::SendReplyRequest r;
+    r.set_conversation_id(v.conversation_id);
+    r.set_text(v.text);
+    r.set_idempotency_key(reply_key());
+    set(r);
+  });
+  CLI::App* tmpl = app.add_subcommand("template", "Manage and send template messages");
+  tmpl->group(kBusinessGroup);
+  CLI::App* tmpl_create = tmpl->add_subcommand("create", "Register or replace a template");
+  tmpl_create->add_option("NAME", v.name, "Template name")->required();
+  tmpl_create->add_option("BODY", v.body, "Body with {{parameter}} placeholders")->required();
+  tmpl_create->callback([&] {
+    v1::CreateTemplateRequest r;
+    r.set_name(v.name);
+    r.set_body(v.body);
+    set(r);
+  });
+  CLI::App* tmpl_list = tmpl->add_subcommand("list", "List the business's templates");
+  tmpl_list->callback([&] { set(v1::ListTemplatesRequest()); });
+  CLI::App* tmpl_send = tmpl->add_subcommand("send", "Reply to a user with a template");
+  conversation_id(tmpl_send);
+  tmpl_send->add_option("NAME", v.name, "Template name")->required();
+  tmpl_send->add_option("--param", v.params, "A parameter value as name=value (repeatable)")
+      ->allow_extra_args(false);
+  auto tmpl_key = idempotency_key(tmpl_send);
+  tmpl_send->callback([&, tmpl_key] {
+    v1::SendReplyRequest r;
+    r.set_conversation_id(v.conversation_id);
+    r.set_template_name(v.name);
+    for (auto& [name, value] : ParseTemplateParameters(v.params)) {
+      (*r.mutable_template_parameters())[name] = value;
+    }
+    r.set_idempotency_key(tmpl_key());
+    set(r);
+  });
+  CLI::App* conversations =
+      app.add_subcommand("conversations", "List conversations, most recently active first");
+  conversations->group(kBusinessGroup);
+  paging(conversations);
+  conversations->callback([&] {
+    v1::ListConversationsRequest r;
+    r.set_page_size(v.page_size);
+    r.set_page_token(v.page_token);
+    set(r);
+  });
+  CLI::App* messages = app.add_subcommand("messages", "Show a conversation, oldest first");
+  messages->group(kBusinessGroup);
+  conversation_id(messages);
+  paging(messages);
+  messages->callback([&] {
+    v1::ListMessagesRequest r;
+    r.set_conversation_id(v.conversation_id);
+    r.set_page_size(v.page_size);
+    r.set_page_token(v.page_token);
+    set(r);
+  });
+  CLI::App* business_read =
+      app.add_subcommand("business-read", "Mark user messages read up to MESSAGE_ID");
+  business_read->group(kBusinessGroup);
+  conversation_id(business_read);
+  business_read->add_option("MESSAGE_ID", v.message_id, "Message id")->required();
+  business_read->callback([&] {
+    v1::MarkMessagesReadRequest r;
+    r.set_conversation_id(v.conversation_id);
+    r.set_message_id(v.message_id);
+    set(r);
+  });
+  CLI::App* profile = app.add_subcommand("profile", "The business's profile and terms");
+  profile->group(kBusinessGroup);
+  CLI::App* update =
+      profile->add_subcommand("update", "Change the profile and/or the data-use statement");
+  update->add_option("--name", v.name, "Display name");
+  update->add_option("--description", v.description, "Description");
+  update->add_option("--website", v.website, "https URL");
+  update->add_option("--data-use", v.data_use,
+                     "Data-use statement (a change notifies every open chat)");
+  update->callback([&] {
+    v1::UpdateProfileRequest r;
+    r.set_display_name(v.name);
+    r.set_description(v.description);
+    r.set_website(v.website);
+    r.set_data_use_statement(v.data_use);
+    if (r.ByteSizeLong() == 0) {
+      throw UsageError(
+          "profile update: give at least one of --name, --description, "
+          "--website, --data-use");
+    }
+    set(r);
+  });
+
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    result.outcome = ParseResult::Outcome::kHelp;
+    result.message = app.help();
+    return result;
+  } catch (const CLI::CallForAllHelp&) {
+    result.outcome = ParseResult::Outcome::kHelp;
+    result.message = app.help("", CLI::AppFormatMode::All);
+    return result;
+  } catch (const CLI::ParseError& e) {
+    result.outcome = ParseResult::Outcome::kUsageError;
+    result.message = e.what();
+    return result;
+  } catch (const UsageError& e) {
+    result.outcome = ParseResult::Outcome::kUsageError;
+    result.message = e.what();
+    return result;
+  }
+  // The chosen command is the innermost subcommand; a group (business, template, profile)
+  // alone is not one.
+  const CLI::App* chosen = &app;
+  while (!chosen->get_subcommands().empty()) chosen = chosen->get_subcommands().front();
+  if (!chosen->get_subcommands({}).empty()) {
+    std::string names;
+    for (const CLI::App* sub : chosen->get_subcommands({})) {
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
+    result.outcome = ParseResult::Outcome::kUsageError;
+    result.message = (chosen == &app ? std::string("a command is required")
+                                     : chosen->get_name() + " needs a subcommand") +
+                     ": one of " + names;
+    return result;
+  }
+  if (conn.token.empty() && conn.token_file.empty()) conn.token = env_token;
+  return result;
+}
+
+}  // namespace bizrelay::cli

@@ -1,0 +1,110 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "bizrelay/v1/account_service.pb.h"
+#include "bizrelay/v1/business_service.pb.h"
+#include "bizrelay/v1/operator_service.pb.h"
+#include "bizrelay/v1/user_chat_service.pb.h"
+
+namespace bizrelay::cli {
+
+// A mistake in how bizrelay was invoked (a bad flag, a missing credential, an unreadable file).
+// Reported before any RPC is made; exit status 2. Messages never contain a token.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Where and as whom to connect. Flags win over the environment.
+struct ConnectionOptions {
+  std::string addr = "127.0.0.1:7000";
+  std::string operator_addr = "127.0.0.1:7002";
+  // From --token or BIZRELAY_TOKEN. Empty when --token-file is given.
+  std::string token;
+  std::string token_file;
+  // A non-empty ca_file selects TLS; cert_file and key_file (both or neither) add a client
+  // certificate. Otherwise the connection is plaintext.
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+};
+
+// The request of the RPC a command starts with. Every command has its own alternative (`reply`
+// and `template send` are the same RPC), so the type alone says what to run.
+using Request = std::variant<
+    // AccountService
+    v1::RegisterUserRequest, v1::GetProfileRequest,
+    // OperatorService
+    v1::CreateBusinessRequest, v1::GetBusinessRequest, v1::RotateBusinessKeyRequest,
+    v1::DisableBusinessRequest,
+    // UserChatService. `start` carries a StartChatRequest whose disclosure_version is filled in
+    // from the disclosure it fetches first.
+    v1::GetBusinessDisclosureRequest, v1::StartChatRequest, v1::BlockBusinessRequest,
+    v1::UnblockBusinessRequest, v1::LeaveChatRequest, v1::SendMessageRequest, v1::MarkReadRequest,
+    v1::ListChatsRequest, v1::ListChatMessagesRequest, v1::StreamEventsRequest,
+    // BusinessService
+    v1::StreamInboxRequest, v1::SendReplyRequest, v1::MarkMessagesReadRequest,
+    v1::CreateTemplateRequest, v1::ListTemplatesRequest, v1::ListConversationsRequest,
+    v1::ListMessagesRequest, v1::UpdateProfileRequest>;
+
+// One parsed command line.
+struct Invocation {
+  ConnectionOptions connection;
+  // Print responses in the proto3 JSON mapping, one object per line.
+  bool json = false;
+  Request request;
+  // start: consent without asking.
+  bool assume_yes = false;
+  // listen, inbox: acknowledge each event once it is printed.
+  bool ack = false;
+  // listen, inbox: stop after this many events; 0 means until the stream ends.
+  int64_t max_events = 0;
+  // Listings: follow next_page_token to the last page.
+  bool all_pages = false;
+  // send, reply, template send: the idempotency key was generated rather than given with
+  // --key, so it is shown to let the user retry the same message.
+  bool generated_key = false;
+};
+
+struct ParseResult {
+  enum class Outcome { kOk, kHelp, kUsageError } outcome = Outcome::kOk;
+  Invocation invocation;
+  // The help text (kHelp) or what is wrong (kUsageError).
+  std::string message;
+};
+
+// BIZRELAY_* variables of the environment, by name.
+using Environment = std::map<std::string, std::string>;
+
+// Parses the arguments after the program name. Reads BIZRELAY_ADDR, BIZRELAY_OPERATOR_ADDR and
+// BIZRELAY_TOKEN from `env`. Never exits and never touches the network.
+ParseResult ParseCommandLine(const std::vector<std::string>& args, const Environment& env);
+
+// The process environment, only its BIZRELAY_* variables.
+Environment ProcessEnvironment();
+
+// Parses `--param` values of the form name=value (the value may be empty and may contain '=').
+// Throws UsageError on a missing '=', an empty name, or a name given twice.
+std::map<std::string, std::string> ParseTemplateParameters(const std::vector<std::string>& params);
+
+// A fresh idempotency key: 128 random bits as 32 lowercase hex digits.
+std::string NewIdempotencyKey();
+
+// Whether `answer` to a y/N question means yes ("y" or "yes", any case, surrounding blanks
+// ignored).
+bool IsYes(std::string_view answer);
+
+// Whether the request goes to the operator listener (--operator-addr) instead of the public one.
+bool UsesOperatorListener(const Request& request);
+
+// Whether the request needs a bearer token (every one except RegisterUser).
+bool NeedsToken(const Request& request);
+
+}  // namespace bizrelay::cli

@@ -398,5 +398,52 @@ TEST(HostingE2E, ConversationDrivenByBufCurl) {
   EXPECT_THAT(outside.out + outside.err, HasSubstr("not_found"));
 }
 
+// The README's walkthrough, run with the bizrelay CLI.
+TEST(HostingE2E, ConversationWithTheCli) {
+  DaemonProcess d;
+  auto cli = [&](const std::string& token, std::vector<std::string> args) {
+    std::vector<std::string> argv = {BIZRELAY_CLI_PATH,
+                                     "--addr",
+                                     "127.0.0.1:" + std::to_string(d.public_port()),
+                                     "--operator-addr",
+                                     "127.0.0.1:" + std::to_string(d.operator_port()),
+                                     "--token",
+                                     token};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv);
+  };
+  auto field = [](const std::string& out, const std::string& name) {
+    auto at = out.find(name + ": ");
+    if (at == std::string::npos) return std::string();
+    at += name.size() + 2;
+    return out.substr(at, out.find('\n', at) - at);
+  };
+  auto biz = cli(d.OperatorToken(), {"business", "create", "--name", "Toko Ibu Ani"});
+  ASSERT_EQ(biz.exit_code, 0) << biz.err;
+  std::string business_id = field(biz.out, "business_id"), key = field(biz.out, "api_key");
+  auto reg = RunCommand({BIZRELAY_CLI_PATH, "--addr",
+                         "127.0.0.1:" + std::to_string(d.public_port()), "register", "Siti"});
+  std::string token = field(reg.out, "token");
+  ASSERT_FALSE(token.empty()) << reg.out << reg.err;
+
+  auto start = cli(token, {"start", business_id, "--yes"});
+  EXPECT_EQ(start.exit_code, 0) << start.err;
+  EXPECT_THAT(start.out, HasSubstr("hosted"));
+  auto send = cli(token, {"send", business_id, "Halo, kue bolu masih ada?"});
+  EXPECT_EQ(send.exit_code, 0) << send.err;
+  auto inbox = cli(key, {"inbox", "--ack", "--count", "2"});
+  EXPECT_EQ(inbox.exit_code, 0) << inbox.err;
+  EXPECT_THAT(inbox.out, HasSubstr("Halo, kue bolu masih ada?"));
+  std::string conversation = field(send.out, "conversation_id");
+  auto reply = cli(key, {"reply", conversation, "Masih ada, kak!"});
+  EXPECT_EQ(reply.exit_code, 0) << reply.err;
+  auto listen = cli(token, {"listen", "--count", "2"});
+  EXPECT_THAT(listen.out, HasSubstr("DELIVERED"));
+  EXPECT_THAT(listen.out, HasSubstr("Masih ada, kak!"));
+  auto refused = cli(key, {"reply", "00000000-0000-4000-8000-000000000000", "x"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.err, HasSubstr("NOT_FOUND"));
+}
+
 }  // namespace
 }  // namespace bizrelay::e2e

@@ -82,7 +82,7 @@ const std::vector<Option>& Options() {
        0, STR(data_dir)},
       {"roles", Kind::kList, "all",
        "Comma-separated roles this process serves: hosting (public API), operator "
-       "(operator API), or all",
+       "(operator API), sweeper (retention), or all",
        0, 0, [](Config& c, const std::string& v) { c.roles = ParseRoles("roles", v); }},
       {"log.level", Kind::kString, "info", "trace, debug, info, warn, error or off", 0, 0,
        [](Config& c, const std::string& v) {
@@ -165,9 +165,6 @@ const std::vector<Option>& Options() {
       {"hosting.service_window_seconds", Kind::kInt, "86400",
        "How long after a user's last message a business may reply with free text",
        INT(hosting_service_window_seconds, "hosting.service_window_seconds", 1, 30 * 86400)},
-      {"hosting.default_retention_days", Kind::kInt, "30",
-       "Retention shown for businesses that have set none",
-       INT(hosting_default_retention_days, "hosting.default_retention_days", 1, 3650)},
       {"hosting.max_streams_per_principal", Kind::kInt, "8",
        "Open event streams per user or business",
        INT(hosting_max_streams_per_principal, "hosting.max_streams_per_principal", 1, 1000)},
@@ -180,6 +177,34 @@ const std::vector<Option>& Options() {
       {"hosting.writer_threads", Kind::kInt, "2",
        "Database connections that store batches of user messages",
        INT(hosting_writer_threads, "hosting.writer_threads", 1, 64)},
+      {"retention.default_seconds", Kind::kInt, "2592000",
+       "Lifetime of hosted messages of businesses that set none (30 days)",
+       INT(retention_default_seconds, "retention.default_seconds", 1, 3650LL * 86400)},
+      {"retention.min_seconds", Kind::kInt, "3600", "Shortest lifetime a business may set",
+       INT(retention_min_seconds, "retention.min_seconds", 1, 3650LL * 86400)},
+      {"retention.max_seconds", Kind::kInt, "315360000",
+       "Longest lifetime a business may set (3650 days)",
+       INT(retention_max_seconds, "retention.max_seconds", 1, 3650LL * 86400)},
+      {"retention.no_storage_grace_seconds", Kind::kInt, "3600",
+       "In no-storage mode, how long a message stays after its recipient acknowledged it",
+       INT(retention_no_storage_grace_seconds, "retention.no_storage_grace_seconds", 0, 86400)},
+      {"retention.sweep_interval_ms", Kind::kInt, "5000",
+       "Pause between sweeps; an expired message is gone within about this long",
+       INT(retention_sweep_interval_ms, "retention.sweep_interval_ms", 10, 3600000)},
+      {"retention.sweep_batch", Kind::kInt, "2000", "Rows deleted per sweeper transaction",
+       INT(retention_sweep_batch, "retention.sweep_batch", 1, 100000)},
+      {"crypto.master_key_file", Kind::kString, "",
+       "File with the 64-hex-character master key that wraps the businesses' data keys; with "
+       "neither this nor crypto.master_key_hex, one is generated into <data_dir>/master.key",
+       0, 0, STR(crypto_master_key_file)},
+      {"crypto.master_key_hex", Kind::kString, "",
+       "The master key itself (64 hex characters); set it through the environment, never in a "
+       "file others can read",
+       0, 0, STR(crypto_master_key_hex)},
+      {"crypto.previous_master_key_files", Kind::kString, "",
+       "Comma-separated files of earlier master keys: data keys they wrapped are re-wrapped with "
+       "the current one at start (rotation; messages are not rewritten)",
+       0, 0, STR(crypto_previous_master_key_files)},
   };
   return kOptions;
 }
@@ -318,6 +343,13 @@ LoadResult LoadConfig(int argc, const char* const* argv,
     }
     if (c.tls_require_client_cert && c.tls_client_ca_file.empty()) {
       throw ConfigError("tls.require_client_cert: needs tls.client_ca_file");
+    }
+    if (c.retention_min_seconds > c.retention_max_seconds ||
+        c.retention_default_seconds < c.retention_min_seconds ||
+        c.retention_default_seconds > c.retention_max_seconds) {
+      throw ConfigError(
+          "retention.default_seconds: must lie within retention.min_seconds and "
+          "retention.max_seconds");
     }
     if (!c.operator_token_sha256.empty() && c.operator_token_sha256.size() != 64) {
       throw ConfigError("operator.token_sha256: must be 64 hex characters");

@@ -50,17 +50,27 @@ struct Config {
 
   int64_t hosting_max_text_chars = 0;
   int64_t hosting_service_window_seconds = 0;
-  int64_t hosting_default_retention_days = 0;
   int64_t hosting_max_streams_per_principal = 0;
   int64_t hosting_sends_per_second = 0;
   int64_t hosting_max_batch = 0;
   int64_t hosting_writer_threads = 0;
 
+  int64_t retention_default_seconds = 0;
+  int64_t retention_min_seconds = 0;
+  int64_t retention_max_seconds = 0;
+  int64_t retention_no_storage_grace_seconds = 0;
+  int64_t retention_sweep_interval_ms = 0;
+  int64_t retention_sweep_batch = 0;
+
+  std::string crypto_master_key_file;
+  std::string crypto_master_key_hex;
+  std::string crypto_previous_master_key_files;
+
   bool HasRole(const std::string& role) const;
 };
 
 // The roles a process can serve; "all" stands for every one.
-inline const std::vector<std::string> kRoles = {"hosting", "operator"};
+inline const std::vector<std::string> kRoles = {"hosting", "operator", "sweeper"};
 
 struct LoadResult {
   enum class Outcome { kOk, kHelp, kError } outcome = Outcome::kOk;

@@ -112,6 +112,43 @@ std::unique_ptr<grpc::Server> Daemon::BuildServer(const std::string& address,
   return server;
 }
 
+std::unique_ptr<hosting::KeyRing> Daemon::LoadKeyRing(pqxx::connection& conn) {
+  hosting::MasterKey current;
+  if (!config_.crypto_master_key_hex.empty()) {
+    current = hosting::MasterKey::FromHex(config_.crypto_master_key_hex);
+  } else {
+    std::string path = config_.crypto_master_key_file;
+    if (path.empty()) {
+      path = (fs::path(config_.data_dir) / "master.key").string();
+      if (!fs::exists(path)) {
+        fs::create_directories(config_.data_dir);
+        std::ofstream(path) << hosting::MasterKey::Generate().ToHex() << "\n";
+        fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write,
+                        fs::perm_options::replace);
+        spdlog::info("event=master_key_generated path={}", path);
+      }
+    }
+    current = hosting::MasterKey::FromHex(ReadFile(path, "crypto.master_key_file"));
+  }
+  std::vector<hosting::MasterKey> previous;
+  std::stringstream files(config_.crypto_previous_master_key_files);
+  std::string file;
+  while (std::getline(files, file, ',')) {
+    file = Trim(file);
+    if (!file.empty()) {
+      previous.push_back(
+          hosting::MasterKey::FromHex(ReadFile(file, "crypto.previous_master_key_files")));
+    }
+  }
+  auto keys = std::make_unique<hosting::KeyRing>(current, previous);
+  pqxx::work tx(conn);
+  int rewrapped = keys->RewrapAll(tx);
+  tx.commit();
+  spdlog::info("event=master_key_loaded id={} rewrapped_data_keys={}", keys->master_key_id(),
+               rewrapped);
+  return keys;
+}
+
 void Daemon::WriteReadyFile() const {
   if (config_.ready_file.empty()) return;
   nlohmann::json ready = {{"public_port", public_port_}, {"operator_port", operator_port_}};
@@ -142,6 +179,7 @@ void Daemon::Start() {
     auto conn = store::OpenConnection(pool_options);
     store::CheckDurability(*conn, config_.database_allow_unsafe_durability);
     store::ApplyMigrations(*conn, store::migration_files());
+    keys_ = LoadKeyRing(*conn);
   }
   pool_ = std::make_unique<store::DbPool>(pool_options);
   auth_ = std::make_unique<auth::Authenticator>(ResolveOperatorTokenHash());
@@ -154,9 +192,12 @@ void Daemon::Start() {
 
   if (config_.HasRole("hosting")) {
     auto& h = hosting_options_;
+    h.default_lifetime_seconds = config_.retention_default_seconds;
+    h.min_lifetime_seconds = config_.retention_min_seconds;
+    h.max_lifetime_seconds = config_.retention_max_seconds;
+    h.no_storage_grace_seconds = config_.retention_no_storage_grace_seconds;
     h.max_text_chars = static_cast<size_t>(config_.hosting_max_text_chars);
     h.service_window = std::chrono::seconds(config_.hosting_service_window_seconds);
-    h.default_retention_days = static_cast<int>(config_.hosting_default_retention_days);
     h.max_streams_per_principal = static_cast<int>(config_.hosting_max_streams_per_principal);
     h.sends_per_second = static_cast<double>(config_.hosting_sends_per_second);
     h.max_batch = static_cast<size_t>(config_.hosting_max_batch);
@@ -166,8 +207,9 @@ void Daemon::Start() {
     writer_options.workers = h.writer_threads;
     writer_options.application_name = "bizrelayd-writer";
     writer_pool_ = std::make_unique<store::DbPool>(writer_options);
-    batcher_ = std::make_unique<hosting::SendBatcher>(writer_pool_.get(), h.writer_threads,
-                                                      h.max_batch, pool_options.max_queue);
+    batcher_ = std::make_unique<hosting::SendBatcher>(
+        writer_pool_.get(), keys_.get(), h.default_lifetime_seconds, h.writer_threads,
+        h.max_batch, pool_options.max_queue);
     hub_ = std::make_unique<hosting::MailboxHub>(conninfo, h.max_streams_per_principal);
     hub_->Start();
     send_limiter_ = std::make_unique<RateLimiter>(h.sends_per_second, 2 * h.sends_per_second);
@@ -176,6 +218,7 @@ void Daemon::Start() {
                              .options = &hosting_options_,
                              .batcher = batcher_.get(),
                              .hub = hub_.get(),
+                             .keys = keys_.get(),
                              .send_limiter = send_limiter_.get()};
 
     auto health = std::make_unique<rpc::HealthService>();
@@ -199,7 +242,7 @@ void Daemon::Start() {
   }
   if (config_.HasRole("operator")) {
     auto health = std::make_unique<rpc::HealthService>();
-    auto ops = std::make_unique<operator_api::OperatorServiceImpl>(env, auth_.get());
+    auto ops = std::make_unique<operator_api::OperatorServiceImpl>(env, auth_.get(), keys_.get());
     operator_server_ =
         BuildServer(config_.listen_operator, {ops.get(), health.get()}, &operator_port_);
     health->SetStatus("", ServingStatus::SERVING);
@@ -208,6 +251,13 @@ void Daemon::Start() {
                  operator_port_);
     services_.push_back(std::move(ops));
     health_.push_back(std::move(health));
+  }
+  if (config_.HasRole("sweeper")) {
+    sweeper_ = std::make_unique<hosting::Sweeper>(
+        conninfo, std::chrono::milliseconds(config_.retention_sweep_interval_ms),
+        static_cast<int>(config_.retention_sweep_batch), config_.retention_max_seconds);
+    sweeper_->Start();
+    spdlog::info("event=sweeper_started interval_ms={}", config_.retention_sweep_interval_ms);
   }
   WriteReadyFile();
   spdlog::info("event=ready tls={} reflection={}", !config_.tls_plaintext, config_.reflection);
@@ -228,6 +278,7 @@ void Daemon::Stop() {
     if (server != nullptr) stoppers.emplace_back([server, deadline] { server->Shutdown(deadline); });
   }
   for (auto& t : stoppers) t.join();
+  if (sweeper_) sweeper_->Stop();
   if (writer_pool_) writer_pool_->Stop();
   if (pool_) pool_->Stop();
   if (embedded_) embedded_->Stop();

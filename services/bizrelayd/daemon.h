@@ -6,7 +6,9 @@
 #include <optional>
 
 #include "services/auth/authenticator.h"
+#include "services/hosting/keyring.h"
 #include "services/hosting/mailbox_hub.h"
+#include "services/hosting/sweeper.h"
 #include "services/hosting/rules.h"
 #include "services/hosting/send_batcher.h"
 #include "services/bizrelayd/config.h"
@@ -35,6 +37,9 @@ class Daemon {
 
  private:
   std::string ResolveOperatorTokenHash();
+  // The master key ring from configuration (generated under data_dir if none is set), with
+  // data keys of earlier master keys re-wrapped.
+  std::unique_ptr<hosting::KeyRing> LoadKeyRing(pqxx::connection& conn);
   std::shared_ptr<grpc::ServerCredentials> Credentials() const;
   std::unique_ptr<grpc::Server> BuildServer(const std::string& address,
                                             const std::vector<grpc::Service*>& services,
@@ -50,6 +55,8 @@ class Daemon {
   std::unique_ptr<hosting::SendBatcher> batcher_;
   std::unique_ptr<hosting::MailboxHub> hub_;
   std::unique_ptr<RateLimiter> send_limiter_;
+  std::unique_ptr<hosting::KeyRing> keys_;
+  std::unique_ptr<hosting::Sweeper> sweeper_;
   std::unique_ptr<auth::Authenticator> auth_;
   std::unique_ptr<RateLimiter> registrations_;
   std::vector<std::unique_ptr<grpc::Service>> services_;

@@ -26,8 +26,8 @@ grpc::ServerWriteReactor<v1::StreamInboxResponse>* BusinessServiceImpl::StreamIn
   auto token = rpc::BearerToken(ctx->client_metadata());
   const auth::Authenticator* auth = env_.auth;
   return EventStream<v1::StreamInboxResponse>::Start(
-      {env_.rpc.pool, env_.hub, env_.options->stream_page, env_.options->default_retention_days,
-       env_.rpc.call_timeout},
+      {env_.rpc.pool, env_.hub, env_.keys, env_.options->stream_page,
+       env_.options->default_lifetime_seconds, env_.rpc.call_timeout},
       std::max<int64_t>(0, request->after_position()),
       [auth, token](pqxx::connection& conn) {
         pqxx::read_transaction tx(conn);
@@ -146,6 +146,37 @@ grpc::ServerUnaryReactor* BusinessServiceImpl::UpdateProfile(
     ToProto(view, response->mutable_disclosure());
     response->set_notified_chats(notified);
   });
+}
+
+grpc::ServerUnaryReactor* BusinessServiceImpl::GetRetentionPolicy(
+    grpc::CallbackServerContext* ctx, const v1::GetRetentionPolicyRequest*,
+    v1::GetRetentionPolicyResponse* response) {
+  return AsBusiness(ctx, nullptr, [this, response](auto& tx, const auto& business) {
+    ToProto(desk_.Retention(tx, business), response->mutable_policy());
+  });
+}
+
+grpc::ServerUnaryReactor* BusinessServiceImpl::SetRetentionPolicy(
+    grpc::CallbackServerContext* ctx, const v1::SetRetentionPolicyRequest* request,
+    v1::SetRetentionPolicyResponse* response) {
+  RetentionRule rule = FromProto(request->policy());
+  return AsBusiness(
+      ctx, [&] { CheckRetentionRule(rule, *env_.options); },
+      [this, rule, response](auto& tx, const auto& business) {
+        auto [view, notified] = desk_.SetRetention(tx, business, rule);
+        ToProto(view, response->mutable_disclosure());
+        response->set_notified_chats(notified);
+      });
+}
+
+grpc::ServerUnaryReactor* BusinessServiceImpl::LabelConversation(
+    grpc::CallbackServerContext* ctx, const v1::LabelConversationRequest* request,
+    v1::LabelConversationResponse*) {
+  return AsBusiness(ctx, nullptr,
+                    [this, conv = request->conversation_id(), label = request->label()](
+                        auto& tx, const auto& business) {
+                      desk_.LabelConversation(tx, business, conv, label);
+                    });
 }
 
 }  // namespace bizrelay::hosting

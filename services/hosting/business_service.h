@@ -9,7 +9,7 @@ namespace bizrelay::hosting {
 // gRPC glue for bizrelay.v1.BusinessService.
 class BusinessServiceImpl final : public v1::BusinessService::CallbackService {
  public:
-  explicit BusinessServiceImpl(HostingEnv env) : env_(env), desk_(*env.options) {}
+  explicit BusinessServiceImpl(HostingEnv env) : env_(env), desk_(*env.options, env.keys) {}
 
   grpc::ServerWriteReactor<v1::StreamInboxResponse>* StreamInbox(
       grpc::CallbackServerContext* ctx, const v1::StreamInboxRequest* request) override;
@@ -37,6 +37,15 @@ class BusinessServiceImpl final : public v1::BusinessService::CallbackService {
   grpc::ServerUnaryReactor* UpdateProfile(grpc::CallbackServerContext* ctx,
                                           const v1::UpdateProfileRequest* request,
                                           v1::UpdateProfileResponse* response) override;
+  grpc::ServerUnaryReactor* GetRetentionPolicy(grpc::CallbackServerContext* ctx,
+                                               const v1::GetRetentionPolicyRequest* request,
+                                               v1::GetRetentionPolicyResponse* response) override;
+  grpc::ServerUnaryReactor* SetRetentionPolicy(grpc::CallbackServerContext* ctx,
+                                               const v1::SetRetentionPolicyRequest* request,
+                                               v1::SetRetentionPolicyResponse* response) override;
+  grpc::ServerUnaryReactor* LabelConversation(grpc::CallbackServerContext* ctx,
+                                              const v1::LabelConversationRequest* request,
+                                              v1::LabelConversationResponse* response) override;
 
  private:
   // Runs `work(tx, business_id)` in a read-write transaction for the authenticated business;

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "services/auth/credentials.h"
 #include "services/platform/error.h"
+#include "services/platform/log.h"
 #include "services/platform/validate.h"
 
 namespace bizrelay::hosting {
@@ -13,9 +15,24 @@ constexpr int kMaxChatPage = 100;
 constexpr int kMaxMessagePage = 200;
 
 DisclosureView ViewOf(TermsRow terms) {
-  std::string summary =
-      DisclosureSummary(terms.display_name, terms.retention_days, terms.data_use_statement);
+  std::string summary = DisclosureSummary(terms.display_name, terms.lifetime_seconds,
+                                          terms.no_storage, terms.label_lifetimes,
+                                          terms.data_use_statement);
   return {std::move(terms), std::move(summary)};
+}
+
+// Opens one body; false if the business has no data key any more or the body does not open.
+bool OpenOne(pqxx::transaction_base& tx, KeyRing& keys, MessageRow* m) {
+  auto key = keys.DataKey(tx, m->business_id, /*create=*/false);
+  if (!key) return false;
+  auto text = KeyRing::OpenBody(*key, m->business_id, m->conversation_id, m->message_id, m->sealed);
+  if (!text) {
+    spdlog::error("event=body_does_not_open message_id={}", m->message_id);
+    return false;
+  }
+  m->text = std::move(*text);
+  m->sealed.clear();
+  return true;
 }
 
 Error ConversationNotFound() { return NotFound("conversation"); }
@@ -30,8 +47,9 @@ int64_t ParseInt64(const std::string& s) {
   throw InvalidField("page_token", "page_token is not valid");
 }
 
-Page<MessageRow> MessagesPage(pqxx::transaction_base& tx, const std::string& conversation_id,
-                              int page_size, const std::string& page_token) {
+Page<MessageRow> MessagesPage(pqxx::transaction_base& tx, KeyRing& keys,
+                              const std::string& conversation_id, int page_size,
+                              const std::string& page_token) {
   int limit = PageSize(page_size, kDefaultPage, kMaxMessagePage);
   int64_t after = 0;
   if (!page_token.empty()) after = ParseInt64(DecodePageToken(page_token, 1)[0]);
@@ -45,10 +63,32 @@ Page<MessageRow> MessagesPage(pqxx::transaction_base& tx, const std::string& con
     HostingRepository::Messages(tx, conversation_id, after, limit, &seq);
     page.next_page_token = EncodePageToken({std::to_string(seq)});
   }
+  OpenBodies(tx, keys, &page.items);
   return page;
 }
 
 }  // namespace
+
+void OpenBodies(pqxx::transaction_base& tx, KeyRing& keys, std::vector<MessageRow>* rows) {
+  std::erase_if(*rows, [&](MessageRow& m) { return !OpenOne(tx, keys, &m); });
+}
+
+void OpenBodies(pqxx::transaction_base& tx, KeyRing& keys, std::vector<EventRow>* events) {
+  std::erase_if(*events, [&](EventRow& e) {
+    return e.kind == EventKind::kMessage && !OpenOne(tx, keys, &e.message);
+  });
+}
+
+void OffboardBusiness(pqxx::transaction_base& tx, KeyRing& keys, const std::string& business_id) {
+  CheckId("business", business_id);
+  if (tx.exec_params("SELECT 1 FROM core.businesses WHERE business_id = $1::uuid", business_id)
+          .empty()) {
+    throw NotFound("business");
+  }
+  HostingRepository::Offboard(tx, business_id);
+  auth::CredentialRepository::RevokeAll(tx, business_id);
+  keys.Destroy(tx, business_id);
+}
 
 void AppendStatusEvents(pqxx::transaction_base& tx, const std::vector<StatusChange>& changes,
                         MessageStatus status) {
@@ -69,7 +109,7 @@ void AppendStatusEvents(pqxx::transaction_base& tx, const std::vector<StatusChan
 DisclosureView UserChats::Disclosure(pqxx::transaction_base& tx,
                                      const std::string& business_id) const {
   CheckId("business", business_id);
-  auto terms = HostingRepository::Terms(tx, business_id, options_.default_retention_days);
+  auto terms = HostingRepository::Terms(tx, business_id, options_.default_lifetime_seconds);
   if (!terms) throw NotFound("business");
   return ViewOf(std::move(*terms));
 }
@@ -80,7 +120,7 @@ std::string UserChats::StartChat(pqxx::transaction_base& tx, const std::string& 
   CheckId("business", business_id);
   // Lock order: the business head before the conversation row.
   HostingRepository::TakePositions(tx, business_id, 0);
-  auto terms = HostingRepository::Terms(tx, business_id, options_.default_retention_days);
+  auto terms = HostingRepository::Terms(tx, business_id, options_.default_lifetime_seconds);
   if (!terms) throw NotFound("business");
   if (terms->version != disclosure_version) {
     throw Error(ErrorCode::kFailedPrecondition, "DISCLOSURE_CHANGED",
@@ -145,7 +185,8 @@ int64_t UserChats::Acknowledge(pqxx::transaction_base& tx, const std::string& us
                                int64_t position) const {
   if (position < 0) throw InvalidField("position", "position must not be negative");
   int64_t acked = 0;
-  auto changes = HostingRepository::Acknowledge(tx, user_id, false, position, &acked);
+  auto changes = HostingRepository::Acknowledge(tx, user_id, false, position,
+                                               options_.no_storage_grace_seconds, &acked);
   AppendStatusEvents(tx, changes, MessageStatus::kDelivered);
   return acked;
 }
@@ -174,7 +215,7 @@ Page<MessageRow> UserChats::ListMessages(pqxx::transaction_base& tx, const std::
   if (!HostingRepository::ConversationOfUser(tx, user_id, conversation_id)) {
     throw ConversationNotFound();
   }
-  return MessagesPage(tx, conversation_id, page_size, page_token);
+  return MessagesPage(tx, *keys_, conversation_id, page_size, page_token);
 }
 
 // ---- BusinessDesk ----
@@ -215,7 +256,10 @@ SentMessage BusinessDesk::SendReply(pqxx::transaction_base& tx, const std::strin
       throw Error(ErrorCode::kAlreadyExists, "IDEMPOTENCY_KEY_REUSED",
                   "this idempotency key was used for a different message");
     }
-    return {earlier->first, true};
+    MessageRow replayed = earlier->first;
+    replayed.sealed.clear();
+    replayed.text = reply.text;
+    return {replayed, true};
   }
   // A user who left or blocked is out of reach; say so exactly as for an unknown conversation.
   if (chat->state != ChatState::kOpen) throw ConversationNotFound();
@@ -232,9 +276,10 @@ SentMessage BusinessDesk::SendReply(pqxx::transaction_base& tx, const std::strin
                 "last message; send a template instead",
                 {{"window_seconds", std::to_string(options_.service_window.count())}});
   }
+  auto data_key = keys_->DataKey(tx, business_id, /*create=*/true);
   MessageRow message = HostingRepository::InsertMessage(
-      tx, chat->conversation_id, Direction::kBusinessToUser, text, reply.template_name,
-      reply.idempotency_key, request_hash);
+      tx, *chat, Direction::kBusinessToUser, text, reply.template_name, reply.idempotency_key,
+      request_hash, *data_key, options_.default_lifetime_seconds);
   HostingRepository::AppendEvent(tx, chat->user_id, EventKind::kMessage, chat->conversation_id,
                                  message.message_id);
   return {message, false};
@@ -244,7 +289,8 @@ int64_t BusinessDesk::Acknowledge(pqxx::transaction_base& tx, const std::string&
                                   int64_t position) const {
   if (position < 0) throw InvalidField("position", "position must not be negative");
   int64_t acked = 0;
-  auto changes = HostingRepository::Acknowledge(tx, business_id, true, position, &acked);
+  auto changes = HostingRepository::Acknowledge(tx, business_id, true, position,
+                                               options_.no_storage_grace_seconds, &acked);
   AppendStatusEvents(tx, changes, MessageStatus::kDelivered);
   return acked;
 }
@@ -309,7 +355,7 @@ Page<MessageRow> BusinessDesk::ListMessages(pqxx::transaction_base& tx,
   if (!HostingRepository::ConversationOfBusiness(tx, business_id, conversation_id, false)) {
     throw ConversationNotFound();
   }
-  return MessagesPage(tx, conversation_id, page_size, page_token);
+  return MessagesPage(tx, *keys_, conversation_id, page_size, page_token);
 }
 
 std::pair<DisclosureView, int> BusinessDesk::UpdateProfile(pqxx::transaction_base& tx,
@@ -321,7 +367,7 @@ std::pair<DisclosureView, int> BusinessDesk::UpdateProfile(pqxx::transaction_bas
   CheckText("data_use_statement", u.data_use_statement, 0, options_.max_statement_chars, true);
 
   HostingRepository::TakePositions(tx, business_id, 0);
-  auto terms = HostingRepository::Terms(tx, business_id, options_.default_retention_days);
+  auto terms = HostingRepository::Terms(tx, business_id, options_.default_lifetime_seconds);
   if (!terms) throw NotFound("business");
   HostingRepository::UpdateBusinessProfile(
       tx, business_id, u.display_name.empty() ? terms->display_name : u.display_name,
@@ -331,17 +377,64 @@ std::pair<DisclosureView, int> BusinessDesk::UpdateProfile(pqxx::transaction_bas
   bool terms_changed =
       !u.data_use_statement.empty() && u.data_use_statement != terms->data_use_statement;
   if (terms_changed) {
-    HostingRepository::SetDataUseStatement(tx, business_id, u.data_use_statement,
-                                           options_.default_retention_days);
-    // Users' heads come after the business's in the lock order; they are taken sorted.
-    for (const auto& [conversation, user] : HostingRepository::OpenChatsOfBusiness(tx, business_id)) {
-      HostingRepository::AppendEvent(tx, user, EventKind::kNotice, conversation, "", 0,
-                                     static_cast<int>(NoticeKind::kTermsChanged));
-      ++notified;
-    }
+    HostingRepository::SetDataUseStatement(tx, business_id, u.data_use_statement);
+    notified = NotifyTermsChanged(tx, business_id);
   }
-  auto now = HostingRepository::Terms(tx, business_id, options_.default_retention_days);
+  auto now = HostingRepository::Terms(tx, business_id, options_.default_lifetime_seconds);
   return {ViewOf(std::move(*now)), notified};
+}
+
+}  // namespace bizrelay::hosting
+
+namespace bizrelay::hosting {
+
+int BusinessDesk::NotifyTermsChanged(pqxx::transaction_base& tx,
+                                     const std::string& business_id) const {
+  int notified = 0;
+  // Users' heads come after the business's in the lock order; they are taken sorted.
+  for (const auto& [conversation, user] : HostingRepository::OpenChatsOfBusiness(tx, business_id)) {
+    HostingRepository::AppendEvent(tx, user, EventKind::kNotice, conversation, "", 0,
+                                   static_cast<int>(NoticeKind::kTermsChanged));
+    ++notified;
+  }
+  return notified;
+}
+
+RetentionRule BusinessDesk::Retention(pqxx::transaction_base& tx,
+                                      const std::string& business_id) const {
+  auto terms = HostingRepository::Terms(tx, business_id, 0);
+  if (!terms) throw NotFound("business");
+  return {terms->lifetime_seconds, terms->no_storage, terms->label_lifetimes};
+}
+
+std::pair<DisclosureView, int> BusinessDesk::SetRetention(pqxx::transaction_base& tx,
+                                                          const std::string& business_id,
+                                                          const RetentionRule& rule_in) const {
+  RetentionRule rule = CheckRetentionRule(rule_in, options_);
+  HostingRepository::TakePositions(tx, business_id, 0);
+  if (!HostingRepository::Terms(tx, business_id, options_.default_lifetime_seconds)) {
+    throw NotFound("business");
+  }
+  HostingRepository::SetRetention(tx, business_id, rule.default_lifetime_seconds,
+                                  rule.no_storage, rule.label_lifetimes);
+  HostingRepository::ApplyShorterRules(tx, business_id, "", options_.default_lifetime_seconds,
+                                       options_.no_storage_grace_seconds);
+  int notified = NotifyTermsChanged(tx, business_id);
+  auto now = HostingRepository::Terms(tx, business_id, options_.default_lifetime_seconds);
+  return {ViewOf(std::move(*now)), notified};
+}
+
+void BusinessDesk::LabelConversation(pqxx::transaction_base& tx, const std::string& business_id,
+                                     const std::string& conversation_id,
+                                     const std::string& label) const {
+  CheckId("conversation", conversation_id);
+  CheckLabel("label", label, /*allow_empty=*/true);
+  if (!HostingRepository::SetLabel(tx, business_id, conversation_id, label)) {
+    throw ConversationNotFound();
+  }
+  HostingRepository::ApplyShorterRules(tx, business_id, conversation_id,
+                                       options_.default_lifetime_seconds,
+                                       options_.no_storage_grace_seconds);
 }
 
 }  // namespace bizrelay::hosting

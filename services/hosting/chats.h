@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "services/hosting/keyring.h"
 #include "services/hosting/repository.h"
 #include "services/hosting/rules.h"
 
@@ -30,7 +31,7 @@ struct Page {
 // the caller's transaction; ids the user may not see are NOT_FOUND exactly like unknown ids.
 class UserChats {
  public:
-  explicit UserChats(const HostingOptions& options) : options_(options) {}
+  UserChats(const HostingOptions& options, KeyRing* keys) : options_(options), keys_(keys) {}
 
   DisclosureView Disclosure(pqxx::transaction_base& tx, const std::string& business_id) const;
   // Consent to the disclosure version the user saw: FAILED_PRECONDITION DISCLOSURE_CHANGED if
@@ -61,6 +62,7 @@ class UserChats {
                        const std::string& business_id, ChatState to,
                        const std::vector<ChatState>& from, NoticeKind notice) const;
   const HostingOptions& options_;
+  KeyRing* const keys_;
 };
 
 // The business's side: replies under the 24-hour window and templates, acknowledgements,
@@ -68,7 +70,7 @@ class UserChats {
 // businesses' conversations are NOT_FOUND exactly like unknown ids.
 class BusinessDesk {
  public:
-  explicit BusinessDesk(const HostingOptions& options) : options_(options) {}
+  BusinessDesk(const HostingOptions& options, KeyRing* keys) : options_(options), keys_(keys) {}
 
   struct Reply {
     std::string conversation_id;
@@ -116,9 +118,34 @@ class BusinessDesk {
     return ServiceWindowOpen(c.seconds_since_user_message, options_);
   }
 
+  // The business's retention rule as set (lifetime 0: the operator's default).
+  RetentionRule Retention(pqxx::transaction_base& tx, const std::string& business_id) const;
+  // Sets the rule (checked against the operator's bounds). Shorter lifetimes apply at once to
+  // what is stored; longer ones only to messages written afterwards. The disclosure version
+  // changes and open chats are told. Returns the new terms and the chats told.
+  std::pair<DisclosureView, int> SetRetention(pqxx::transaction_base& tx,
+                                              const std::string& business_id,
+                                              const RetentionRule& rule) const;
+  // Tags a conversation; a shorter-lived label shortens what the conversation already holds.
+  void LabelConversation(pqxx::transaction_base& tx, const std::string& business_id,
+                         const std::string& conversation_id, const std::string& label) const;
+
  private:
+  int NotifyTermsChanged(pqxx::transaction_base& tx, const std::string& business_id) const;
   const HostingOptions& options_;
+  KeyRing* const keys_;
 };
+
+// Opens the sealed bodies of `rows` in place with their businesses' data keys; rows whose key
+// is gone (crypto-shredded) or whose body does not open are removed.
+void OpenBodies(pqxx::transaction_base& tx, KeyRing& keys, std::vector<MessageRow>* rows);
+// The same for the message events among `events`.
+void OpenBodies(pqxx::transaction_base& tx, KeyRing& keys, std::vector<EventRow>* events);
+
+// Offboards a business: disables it, revokes its keys, destroys its data key (nothing it stored
+// can be read from this moment) and lets the sweeper remove its messages. Idempotent;
+// NOT_FOUND for an unknown business.
+void OffboardBusiness(pqxx::transaction_base& tx, KeyRing& keys, const std::string& business_id);
 
 // Appends a status event for each change to the owner it names, grouped per owner in lock
 // order (callers hold any business heads they need already).

@@ -49,7 +49,7 @@ class ChatsTest : public ::testing::Test {
   }
   std::vector<PostResult> Post(const std::vector<PostItem>& items) {
     pqxx::work tx(conn_);
-    auto r = HostingRepository::PostUserMessages(tx, items);
+    auto r = HostingRepository::PostUserMessages(tx, items, keys_, 3600);
     tx.commit();
     return r;
   }
@@ -59,7 +59,9 @@ class ChatsTest : public ::testing::Test {
   }
   std::vector<EventRow> EventsOf(const std::string& owner, int64_t after = 0) {
     pqxx::read_transaction tx(conn_);
-    return HostingRepository::Events(tx, owner, after, 1000, 30);
+    auto events = HostingRepository::Events(tx, owner, after, 1000, 3600);
+    OpenBodies(tx, keys_, &events);
+    return events;
   }
   template <typename F>
   Error ErrorOf(F fn) {
@@ -76,8 +78,9 @@ class ChatsTest : public ::testing::Test {
   std::string conninfo_;
   pqxx::connection conn_;
   HostingOptions options_;
-  UserChats user_chats_{options_};
-  BusinessDesk desk_{options_};
+  KeyRing keys_{MasterKey::Generate(), {}};
+  UserChats user_chats_{options_, &keys_};
+  BusinessDesk desk_{options_, &keys_};
 };
 
 TEST_F(ChatsTest, SendingNeedsAStartedChatAndConsentRecordsTheVersionSeen) {
@@ -339,7 +342,7 @@ TEST_F(ChatsTest, ConcurrentBatchesKeepPerOwnerOrderWithoutDeadlock) {
                                    std::to_string(i)));
         }
         pqxx::work tx(conn);
-        for (const auto& r : HostingRepository::PostUserMessages(tx, batch)) {
+        for (const auto& r : HostingRepository::PostUserMessages(tx, batch, keys_, 3600)) {
           if (r.outcome == PostOutcome::kStored) ++stored;
         }
         tx.commit();

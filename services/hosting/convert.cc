@@ -53,9 +53,10 @@ void FillEvent(const EventRow& e, Response* out) {
       n->set_conversation_id(e.conversation_id);
       n->set_kind(NoticeOf(e.notice));
       if (e.notice == NoticeKind::kTermsChanged) {
-        DisclosureView view{e.terms, DisclosureSummary(e.terms.display_name,
-                                                       e.terms.retention_days,
-                                                       e.terms.data_use_statement)};
+        DisclosureView view{e.terms,
+                            DisclosureSummary(e.terms.display_name, e.terms.lifetime_seconds,
+                                              e.terms.no_storage, e.terms.label_lifetimes,
+                                              e.terms.data_use_statement)};
         ToProto(view, n->mutable_disclosure());
       }
       break;
@@ -81,9 +82,27 @@ void ToProto(const MessageRow& m, v1::HostedMessage* out) {
 void ToProto(const DisclosureView& d, v1::Disclosure* out) {
   out->set_version(d.terms.version);
   out->set_hosted(true);
-  out->set_retention_days(d.terms.retention_days);
+  out->set_retention_days(static_cast<int32_t>((d.terms.lifetime_seconds + 86399) / 86400));
+  ToProto(RetentionRule{d.terms.lifetime_seconds, d.terms.no_storage, d.terms.label_lifetimes},
+          out->mutable_retention());
   out->set_data_use_statement(d.terms.data_use_statement);
   out->set_summary(d.summary);
+}
+
+void ToProto(const RetentionRule& r, v1::RetentionPolicy* out) {
+  out->set_default_lifetime_seconds(r.default_lifetime_seconds);
+  out->set_no_storage(r.no_storage);
+  for (const auto& [label, seconds] : r.label_lifetimes) {
+    auto* l = out->add_label_lifetimes();
+    l->set_label(label);
+    l->set_lifetime_seconds(seconds);
+  }
+}
+
+RetentionRule FromProto(const v1::RetentionPolicy& p) {
+  RetentionRule r{p.default_lifetime_seconds(), p.no_storage(), {}};
+  for (const auto& l : p.label_lifetimes()) r.label_lifetimes.emplace_back(l.label(), l.lifetime_seconds());
+  return r;
 }
 
 v1::ChatState ToProto(ChatState s) {

@@ -12,6 +12,8 @@ namespace bizrelay::hosting {
 void ToProto(const MessageRow& m, v1::HostedMessage* out);
 void ToProto(const DisclosureView& d, v1::Disclosure* out);
 v1::ChatState ToProto(ChatState s);
+void ToProto(const RetentionRule& r, v1::RetentionPolicy* out);
+RetentionRule FromProto(const v1::RetentionPolicy& p);
 void ToProto(const EventRow& e, v1::StreamEventsResponse* out);
 void ToProto(const EventRow& e, v1::StreamInboxResponse* out);
 

@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 
+#include "services/hosting/chats.h"
 #include "services/hosting/mailbox_hub.h"
 #include "services/hosting/repository.h"
 #include "services/rpc/status.h"
@@ -35,8 +36,9 @@ class EventStream final : public grpc::ServerWriteReactor<Response>,
   struct Params {
     store::DbPool* pool;
     MailboxHub* hub;
+    KeyRing* keys;
     int page_size;
-    int default_retention_days;
+    int64_t default_lifetime;
     std::chrono::milliseconds call_timeout;
   };
 
@@ -142,10 +144,14 @@ class EventStream final : public grpc::ServerWriteReactor<Response>,
         [self, after](pqxx::connection& conn) {
           pqxx::read_transaction tx(conn);
           auto rows = HostingRepository::Events(tx, self->owner_, after, self->params_.page_size,
-                                                self->params_.default_retention_days);
+                                                self->params_.default_lifetime);
+          bool full = static_cast<int>(rows.size()) >= self->params_.page_size;
+          int64_t last = rows.empty() ? after : rows.back().position;
+          OpenBodies(tx, *self->params_.keys, &rows);
           std::lock_guard lock(self->mu_);
           self->fetching_ = false;
-          self->page_was_full_ = static_cast<int>(rows.size()) >= self->params_.page_size;
+          self->page_was_full_ = full;
+          self->fetched_up_to_ = std::max(self->fetched_up_to_, last);
           for (const auto& row : rows) {
             self->fetched_up_to_ = std::max(self->fetched_up_to_, row.position);
             self->queue_.emplace_back();

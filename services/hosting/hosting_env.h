@@ -1,6 +1,7 @@
 #pragma once
 
 #include "services/auth/authenticator.h"
+#include "services/hosting/keyring.h"
 #include "services/hosting/mailbox_hub.h"
 #include "services/hosting/rules.h"
 #include "services/hosting/send_batcher.h"
@@ -16,6 +17,7 @@ struct HostingEnv {
   const HostingOptions* options = nullptr;
   SendBatcher* batcher = nullptr;
   MailboxHub* hub = nullptr;
+  KeyRing* keys = nullptr;
   // Sends per credential (keyed by token hash).
   RateLimiter* send_limiter = nullptr;
 };

@@ -1,5 +1,6 @@
 #include "services/hosting/repository.h"
 
+#include "services/hosting/keyring.h"
 #include "services/platform/token.h"
 
 namespace bizrelay::hosting {
@@ -9,17 +10,63 @@ namespace {
 
 constexpr const char* kTerms =
     "SELECT b.business_id::text, b.display_name, b.description, b.website, "
-    "  coalesce(t.version, 1), coalesce(t.retention_days, $2), "
+    "  coalesce(t.version, 1), coalesce(t.lifetime_seconds, $2), coalesce(t.no_storage, false), "
     "  coalesce(t.data_use_statement, '') "
     "FROM core.businesses b LEFT JOIN hosting.business_terms t USING (business_id) "
     "WHERE b.business_id = $1::uuid AND b.disabled_at IS NULL";
 
+constexpr const char* kLabels =
+    "SELECT label, lifetime_seconds FROM hosting.retention_labels WHERE business_id = $1::uuid "
+    "ORDER BY label";
+
 constexpr const char* kSetStatement =
-    "INSERT INTO hosting.business_terms AS t (business_id, version, retention_days, "
-    "  data_use_statement) VALUES ($1::uuid, 2, $3, $2) "
+    "INSERT INTO hosting.business_terms AS t (business_id, version, data_use_statement) "
+    "VALUES ($1::uuid, 2, $2) "
     "ON CONFLICT (business_id) DO UPDATE SET version = t.version + 1, "
     "  data_use_statement = excluded.data_use_statement, updated_at = now() "
     "RETURNING version";
+
+constexpr const char* kSetRetention =
+    "INSERT INTO hosting.business_terms AS t (business_id, version, lifetime_seconds, no_storage) "
+    "VALUES ($1::uuid, 2, nullif($2, 0), $3) "
+    "ON CONFLICT (business_id) DO UPDATE SET version = t.version + 1, "
+    "  lifetime_seconds = excluded.lifetime_seconds, no_storage = excluded.no_storage, "
+    "  updated_at = now() "
+    "RETURNING version";
+constexpr const char* kClearLabels =
+    "DELETE FROM hosting.retention_labels WHERE business_id = $1::uuid";
+constexpr const char* kInsertLabel =
+    "INSERT INTO hosting.retention_labels (business_id, label, lifetime_seconds) "
+    "VALUES ($1::uuid, $2, $3)";
+
+// Only ever lowers an expiry: what was stored under a shorter rule the user was shown is
+// never kept longer.
+constexpr const char* kShorten =
+    "UPDATE hosting.messages m SET expires_at = least(m.expires_at, "
+    "    m.created_at + make_interval(secs => hosting.lifetime_seconds(c.business_id, c.label, $3)), "
+    "    CASE WHEN t.no_storage AND m.status >= 2 THEN now() + make_interval(secs => $4) "
+    "         ELSE 'infinity'::timestamptz END) "
+    "FROM hosting.conversations c LEFT JOIN hosting.business_terms t USING (business_id) "
+    "WHERE c.conversation_id = m.conversation_id AND c.business_id = $1::uuid "
+    "  AND ($2 = '' OR c.conversation_id = nullif($2, '')::uuid)";
+
+constexpr const char* kSetLabel =
+    "UPDATE hosting.conversations SET label = $3 "
+    "WHERE conversation_id = $2::uuid AND business_id = $1::uuid";
+
+constexpr const char* kOffboardBusiness =
+    "UPDATE core.businesses SET disabled_at = coalesce(disabled_at, now()), "
+    "  offboarded_at = coalesce(offboarded_at, now()) WHERE business_id = $1::uuid";
+constexpr const char* kExpireAllOf =
+    "UPDATE hosting.messages m SET expires_at = least(m.expires_at, now()) "
+    "FROM hosting.conversations c "
+    "WHERE c.conversation_id = m.conversation_id AND c.business_id = $1::uuid";
+
+constexpr const char* kNoStorageExpire =
+    "UPDATE hosting.messages m SET expires_at = least(m.expires_at, now() + make_interval(secs => $2)) "
+    "FROM hosting.conversations c JOIN hosting.business_terms t USING (business_id) "
+    "WHERE m.message_id = ANY ($1::uuid[]) AND c.conversation_id = m.conversation_id "
+    "  AND t.no_storage";
 
 constexpr const char* kUpdateProfile =
     "UPDATE core.businesses SET display_name = $2, description = $3, website = $4 "
@@ -76,28 +123,43 @@ constexpr const char* kOpenChatsOfBusiness =
     "SELECT conversation_id::text, user_id::text FROM hosting.conversations "
     "WHERE business_id = $1::uuid AND state = 1 ORDER BY user_id";
 
+// A readable message: not expired, and its business still has a data key.
+#define LIVE_MESSAGE                                                                       \
+  "m.expires_at > now() AND EXISTS (SELECT 1 FROM hosting.business_keys k "               \
+  "WHERE k.business_id = c.business_id)"
 #define MESSAGE_COLUMNS                                                                    \
   "m.message_id::text, m.conversation_id::text, m.direction, m.body, "                      \
-  "coalesce(m.template_name, ''), m.status, " MICROS("m.created_at")
+  "coalesce(m.template_name, ''), m.status, " MICROS("m.created_at") ", c.business_id::text"
 
 constexpr const char* kMessageByKey =
     "SELECT " MESSAGE_COLUMNS ", m.request_hash FROM hosting.messages m "
+    "JOIN hosting.conversations c ON c.conversation_id = m.conversation_id "
     "WHERE m.conversation_id = $1::uuid AND m.direction = $2 AND m.idempotency_key = $3";
 constexpr const char* kNextSeq =
     "UPDATE hosting.conversations SET next_seq = next_seq + 1, last_activity_at = now() "
     "WHERE conversation_id = $1::uuid RETURNING next_seq";
 constexpr const char* kInsertMessage =
-    "INSERT INTO hosting.messages AS m (conversation_id, seq, direction, body, template_name, "
-    "  idempotency_key, request_hash) "
-    "VALUES ($1::uuid, $2, $3, $4, nullif($5, ''), $6, $7) RETURNING " MESSAGE_COLUMNS;
+    "INSERT INTO hosting.messages AS m (message_id, conversation_id, seq, direction, body, "
+    "  template_name, idempotency_key, request_hash, expires_at) "
+    "VALUES ($1::uuid, $2::uuid, $3, $4, $5, nullif($6, ''), $7, $8, "
+    "  now() + make_interval(secs => hosting.lifetime_seconds($9::uuid, $10, $11))) "
+    "RETURNING " MICROS("m.created_at");
+constexpr const char* kConversationLabel =
+    "SELECT label FROM hosting.conversations WHERE conversation_id = $1::uuid";
 constexpr const char* kMessages =
     "SELECT " MESSAGE_COLUMNS ", m.seq FROM hosting.messages m "
-    "WHERE m.conversation_id = $1::uuid AND m.seq > $2 ORDER BY m.seq LIMIT $3";
+    "JOIN hosting.conversations c ON c.conversation_id = m.conversation_id "
+    "WHERE m.conversation_id = $1::uuid AND m.seq > $2 AND " LIVE_MESSAGE
+    " ORDER BY m.seq LIMIT $3";
 
+constexpr const char* kPrepareUserSends =
+    "SELECT idx, outcome, coalesce(conversation_id::text, '') "
+    "FROM hosting.prepare_user_sends($1::text[], $2::uuid[])";
 constexpr const char* kPostUserMessages =
-    "SELECT idx, outcome, coalesce(message_id::text, ''), coalesce(conversation_id::text, ''), "
-    "  coalesce(status, 1), coalesce(" MICROS("created_at") ", 0) "
-    "FROM hosting.post_user_messages($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[])";
+    "SELECT idx, outcome, coalesce(message_id::text, ''), coalesce(status, 1), "
+    "  coalesce(" MICROS("created_at") ", 0) "
+    "FROM hosting.post_user_messages($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], "
+    "  $6::text[], $7)";
 
 constexpr const char* kUpsertTemplate =
     "INSERT INTO hosting.templates (business_id, name, body, parameters) "
@@ -114,12 +176,12 @@ constexpr const char* kEvents =
     "SELECT e.position, e.kind, e.conversation_id::text, c.user_id::text, c.business_id::text, "
     "  coalesce(e.message_id::text, ''), coalesce(e.status, 0), coalesce(e.notice_kind, 0), "
     "  m.direction, m.body, coalesce(m.template_name, ''), m.status, " MICROS("m.created_at") ", "
-    "  b.display_name, coalesce(t.version, 1), coalesce(t.retention_days, $4), "
-    "  coalesce(t.data_use_statement, '') "
+    "  b.display_name, coalesce(t.version, 1), coalesce(t.lifetime_seconds, $4), "
+    "  coalesce(t.data_use_statement, ''), coalesce(t.no_storage, false) "
     "FROM hosting.events e "
     "JOIN hosting.conversations c ON c.conversation_id = e.conversation_id "
     "JOIN core.businesses b ON b.business_id = c.business_id "
-    "LEFT JOIN hosting.messages m ON m.message_id = e.message_id "
+    "LEFT JOIN hosting.messages m ON m.message_id = e.message_id AND " LIVE_MESSAGE " "
     "LEFT JOIN hosting.business_terms t ON t.business_id = c.business_id "
     "WHERE e.owner_id = $1::uuid AND e.position > $2 ORDER BY e.position LIMIT $3";
 
@@ -157,16 +219,19 @@ constexpr const char* kMarkRead =
 #undef MICROS
 #undef CONVERSATION_COLUMNS
 #undef MESSAGE_COLUMNS
+#undef LIVE_MESSAGE
 
-MessageRow MessageFrom(const pqxx::row& r, int at = 0) {
+MessageRow MessageFrom(const pqxx::row& r) {
   return MessageRow{
-      .message_id = r[at].as<std::string>(),
-      .conversation_id = r[at + 1].as<std::string>(),
-      .direction = static_cast<Direction>(r[at + 2].as<int>()),
-      .text = r[at + 3].as<std::string>(),
-      .template_name = r[at + 4].as<std::string>(),
-      .status = static_cast<MessageStatus>(r[at + 5].as<int>()),
-      .created_unix_micros = r[at + 6].as<int64_t>(),
+      .message_id = r[0].as<std::string>(),
+      .conversation_id = r[1].as<std::string>(),
+      .business_id = r[7].as<std::string>(),
+      .sealed = pqxx::binarystring(r[3]).str(),
+      .direction = static_cast<Direction>(r[2].as<int>()),
+      .text = "",
+      .template_name = r[4].as<std::string>(),
+      .status = static_cast<MessageStatus>(r[5].as<int>()),
+      .created_unix_micros = r[6].as<int64_t>(),
   };
 }
 
@@ -229,21 +294,52 @@ std::vector<StatusChange> ChangesFrom(const pqxx::result& rows) {
 
 std::optional<TermsRow> HostingRepository::Terms(pqxx::transaction_base& tx,
                                                  const std::string& business_id,
-                                                 int default_retention_days) {
-  auto rows = tx.exec_params(kTerms, business_id, default_retention_days);
+                                                 int64_t default_lifetime) {
+  auto rows = tx.exec_params(kTerms, business_id, default_lifetime);
   if (rows.empty()) return std::nullopt;
   const auto& r = rows[0];
-  return TermsRow{r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>(),
-                  r[3].as<std::string>(), r[4].as<int64_t>(),     r[5].as<int>(),
-                  r[6].as<std::string>()};
+  TermsRow t{r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>(),
+             r[3].as<std::string>(), r[4].as<int64_t>(),     r[5].as<int64_t>(),
+             r[6].as<bool>(),        r[7].as<std::string>(), {}};
+  for (const auto& l : tx.exec_params(kLabels, business_id)) {
+    t.label_lifetimes.emplace_back(l[0].as<std::string>(), l[1].as<int64_t>());
+  }
+  return t;
 }
 
 int64_t HostingRepository::SetDataUseStatement(pqxx::transaction_base& tx,
                                                const std::string& business_id,
-                                               const std::string& statement,
-                                               int default_retention_days) {
-  return tx.exec_params1(kSetStatement, business_id, statement, default_retention_days)[0]
-      .as<int64_t>();
+                                               const std::string& statement) {
+  return tx.exec_params1(kSetStatement, business_id, statement)[0].as<int64_t>();
+}
+
+int64_t HostingRepository::SetRetention(
+    pqxx::transaction_base& tx, const std::string& business_id, int64_t lifetime_seconds,
+    bool no_storage, const std::vector<std::pair<std::string, int64_t>>& labels) {
+  int64_t version =
+      tx.exec_params1(kSetRetention, business_id, lifetime_seconds, no_storage)[0].as<int64_t>();
+  tx.exec_params0(kClearLabels, business_id);
+  for (const auto& [label, lifetime] : labels) {
+    tx.exec_params0(kInsertLabel, business_id, label, lifetime);
+  }
+  return version;
+}
+
+void HostingRepository::ApplyShorterRules(pqxx::transaction_base& tx,
+                                          const std::string& business_id,
+                                          const std::string& conversation_id,
+                                          int64_t default_lifetime, int64_t grace_seconds) {
+  tx.exec_params0(kShorten, business_id, conversation_id, default_lifetime, grace_seconds);
+}
+
+bool HostingRepository::SetLabel(pqxx::transaction_base& tx, const std::string& business_id,
+                                 const std::string& conversation_id, const std::string& label) {
+  return tx.exec_params0(kSetLabel, business_id, conversation_id, label).affected_rows() == 1;
+}
+
+void HostingRepository::Offboard(pqxx::transaction_base& tx, const std::string& business_id) {
+  tx.exec_params0(kOffboardBusiness, business_id);
+  tx.exec_params0(kExpireAllOf, business_id);
 }
 
 void HostingRepository::UpdateBusinessProfile(pqxx::transaction_base& tx,
@@ -316,48 +412,110 @@ std::optional<std::pair<MessageRow, std::string>> HostingRepository::MessageByKe
     const std::string& key) {
   auto rows = tx.exec_params(kMessageByKey, conversation_id, static_cast<int>(direction), key);
   if (rows.empty()) return std::nullopt;
-  pqxx::binarystring hash(rows[0][7]);
+  pqxx::binarystring hash(rows[0][8]);
   return std::make_pair(MessageFrom(rows[0]), hash.str());
 }
 
+namespace {
+
+// A new message id: a random (version 4) UUID, made here so that the body can be sealed with
+// it as associated data before the row exists.
+std::string NewMessageId() {
+  std::string b = RandomBytes(16);
+  b[6] = static_cast<char>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);
+  std::string h = ToHex(b);
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
+         "-" + h.substr(20);
+}
+
+}  // namespace
+
 MessageRow HostingRepository::InsertMessage(pqxx::transaction_base& tx,
-                                            const std::string& conversation_id,
-                                            Direction direction, const std::string& text,
+                                            const ConversationRow& chat, Direction direction,
+                                            const std::string& text,
                                             const std::string& template_name,
                                             const std::string& key,
-                                            const std::string& request_hash) {
-  int64_t seq = tx.exec_params1(kNextSeq, conversation_id)[0].as<int64_t>();
-  return MessageFrom(tx.exec_params1(kInsertMessage, conversation_id, seq,
-                                     static_cast<int>(direction), text, template_name, key,
-                                     pqxx::binarystring(request_hash)));
+                                            const std::string& request_hash,
+                                            const std::string& data_key,
+                                            int64_t default_lifetime) {
+  int64_t seq = tx.exec_params1(kNextSeq, chat.conversation_id)[0].as<int64_t>();
+  std::string label = tx.exec_params1(kConversationLabel, chat.conversation_id)[0].as<std::string>();
+  MessageRow m{.message_id = NewMessageId(),
+               .conversation_id = chat.conversation_id,
+               .business_id = chat.business_id,
+               .sealed = "",
+               .direction = direction,
+               .text = text,
+               .template_name = template_name,
+               .status = MessageStatus::kSent,
+               .created_unix_micros = 0};
+  m.sealed = KeyRing::SealBody(data_key, chat.business_id, chat.conversation_id, m.message_id, text);
+  m.created_unix_micros =
+      tx.exec_params1(kInsertMessage, m.message_id, chat.conversation_id, seq,
+                      static_cast<int>(direction), pqxx::binarystring(m.sealed), template_name,
+                      key, pqxx::binarystring(request_hash), chat.business_id, label,
+                      default_lifetime)[0]
+          .as<int64_t>();
+  return m;
 }
 
 std::vector<PostResult> HostingRepository::PostUserMessages(pqxx::transaction_base& tx,
-                                                            const std::vector<PostItem>& items) {
-  std::vector<std::string> tokens, businesses, keys, texts, hashes;
+                                                            const std::vector<PostItem>& items,
+                                                            KeyRing& keys,
+                                                            int64_t default_lifetime) {
+  std::vector<PostResult> results(items.size());
+  std::vector<std::string> tokens, businesses;
   for (const auto& item : items) {
     tokens.push_back(ToHex(item.token_hash));
     businesses.push_back(item.business_id);
-    keys.push_back(item.idempotency_key);
-    texts.push_back(item.text);
+  }
+  // Step 1: who sends, to which conversation (locks taken in a deadlock-free order).
+  std::vector<size_t> found;
+  std::vector<std::string> conversations(items.size());
+  for (const auto& r : tx.exec_params(kPrepareUserSends, ArrayLiteral(tokens),
+                                      ArrayLiteral(businesses))) {
+    size_t idx = r[0].as<size_t>();
+    results.at(idx).outcome = static_cast<PostOutcome>(r[1].as<int>());
+    if (results[idx].outcome == PostOutcome::kStored) {
+      conversations[idx] = r[2].as<std::string>();
+      found.push_back(idx);
+    }
+  }
+  if (found.empty()) return results;
+
+  // Step 2: seal each body with its business's data key and store.
+  std::vector<std::string> convs, bizs, ids, idem, bodies, hashes;
+  for (size_t idx : found) {
+    const PostItem& item = items[idx];
+    auto data_key = keys.DataKey(tx, item.business_id, /*create=*/true);
+    std::string id = NewMessageId();
+    results[idx].message = MessageRow{.message_id = id,
+                                      .conversation_id = conversations[idx],
+                                      .business_id = item.business_id,
+                                      .sealed = "",
+                                      .direction = Direction::kUserToBusiness,
+                                      .text = item.text,
+                                      .template_name = "",
+                                      .status = MessageStatus::kSent,
+                                      .created_unix_micros = 0};
+    convs.push_back(conversations[idx]);
+    bizs.push_back(item.business_id);
+    ids.push_back(id);
+    idem.push_back(item.idempotency_key);
+    bodies.push_back(ToHex(KeyRing::SealBody(*data_key, item.business_id, conversations[idx], id,
+                                             item.text)));
     hashes.push_back(ToHex(item.request_hash));
   }
-  auto rows = tx.exec_params(kPostUserMessages, ArrayLiteral(tokens), ArrayLiteral(businesses),
-                             ArrayLiteral(keys), ArrayLiteral(texts), ArrayLiteral(hashes));
-  std::vector<PostResult> results(items.size());
+  auto rows = tx.exec_params(kPostUserMessages, ArrayLiteral(convs), ArrayLiteral(bizs),
+                             ArrayLiteral(ids), ArrayLiteral(idem), ArrayLiteral(bodies),
+                             ArrayLiteral(hashes), default_lifetime);
   for (const auto& r : rows) {
-    size_t idx = r[0].as<size_t>();
-    PostResult& out = results.at(idx);
+    PostResult& out = results.at(found.at(r[0].as<size_t>()));
     out.outcome = static_cast<PostOutcome>(r[1].as<int>());
-    out.message = MessageRow{
-        .message_id = r[2].as<std::string>(),
-        .conversation_id = r[3].as<std::string>(),
-        .direction = Direction::kUserToBusiness,
-        .text = items[idx].text,
-        .template_name = "",
-        .status = static_cast<MessageStatus>(r[4].as<int>()),
-        .created_unix_micros = r[5].as<int64_t>(),
-    };
+    out.message.message_id = r[2].as<std::string>();
+    out.message.status = static_cast<MessageStatus>(r[3].as<int>());
+    out.message.created_unix_micros = r[4].as<int64_t>();
   }
   return results;
 }
@@ -417,7 +575,7 @@ std::vector<MessageRow> HostingRepository::Messages(pqxx::transaction_base& tx,
   std::vector<MessageRow> out;
   for (const auto& r : tx.exec_params(kMessages, conversation_id, after_seq, limit)) {
     out.push_back(MessageFrom(r));
-    *last_seq = r[7].as<int64_t>();
+    *last_seq = r[8].as<int64_t>();
   }
   return out;
 }
@@ -433,9 +591,9 @@ std::vector<std::pair<std::string, std::string>> HostingRepository::OpenChatsOfB
 
 std::vector<EventRow> HostingRepository::Events(pqxx::transaction_base& tx,
                                                 const std::string& owner, int64_t after,
-                                                int limit, int default_retention_days) {
+                                                int limit, int64_t default_lifetime) {
   std::vector<EventRow> out;
-  for (const auto& r : tx.exec_params(kEvents, owner, after, limit, default_retention_days)) {
+  for (const auto& r : tx.exec_params(kEvents, owner, after, limit, default_lifetime)) {
     EventRow e;
     e.position = r[0].as<int64_t>();
     e.kind = static_cast<EventKind>(r[1].as<int>());
@@ -447,16 +605,19 @@ std::vector<EventRow> HostingRepository::Events(pqxx::transaction_base& tx,
     e.notice = static_cast<NoticeKind>(r[7].as<int>());
     if (e.kind == EventKind::kMessage) {
       if (r[8].is_null()) continue;  // the message is gone (expired or erased)
-      e.message = MessageRow{e.message_id,
-                             e.conversation_id,
-                             static_cast<Direction>(r[8].as<int>()),
-                             r[9].as<std::string>(),
-                             r[10].as<std::string>(),
-                             static_cast<MessageStatus>(r[11].as<int>()),
-                             r[12].as<int64_t>()};
+      e.message = MessageRow{.message_id = e.message_id,
+                             .conversation_id = e.conversation_id,
+                             .business_id = e.business_id,
+                             .sealed = pqxx::binarystring(r[9]).str(),
+                             .direction = static_cast<Direction>(r[8].as<int>()),
+                             .text = "",
+                             .template_name = r[10].as<std::string>(),
+                             .status = static_cast<MessageStatus>(r[11].as<int>()),
+                             .created_unix_micros = r[12].as<int64_t>()};
     }
-    e.terms = TermsRow{e.business_id, r[13].as<std::string>(), "", "", r[14].as<int64_t>(),
-                       r[15].as<int>(), r[16].as<std::string>()};
+    e.terms = TermsRow{e.business_id,        r[13].as<std::string>(), "", "",
+                       r[14].as<int64_t>(),  r[15].as<int64_t>(),     r[17].as<bool>(),
+                       r[16].as<std::string>(), {}};
     out.push_back(std::move(e));
   }
   return out;
@@ -469,7 +630,9 @@ int64_t HostingRepository::AckedPosition(pqxx::transaction_base& tx, const std::
 std::vector<StatusChange> HostingRepository::Acknowledge(pqxx::transaction_base& tx,
                                                          const std::string& owner,
                                                          bool owner_is_business,
-                                                         int64_t position, int64_t* acked) {
+                                                         int64_t position,
+                                                         int64_t no_storage_grace,
+                                                         int64_t* acked) {
   // Lock order: business heads before user heads. A business locks its own head first; a
   // user first locks the heads of the businesses it will tell, then its own.
   if (!owner_is_business) {
@@ -478,6 +641,11 @@ std::vector<StatusChange> HostingRepository::Acknowledge(pqxx::transaction_base&
   tx.exec_params(kTakePositions, owner, int64_t{0});
   int64_t before = AckedPosition(tx, owner);
   auto changes = ChangesFrom(tx.exec_params(kDeliver, owner, before, position));
+  if (!changes.empty()) {
+    std::vector<std::string> ids;
+    for (const auto& c : changes) ids.push_back(c.message_id);
+    tx.exec_params0(kNoStorageExpire, ArrayLiteral(ids), no_storage_grace);
+  }
   auto moved = tx.exec_params(kAdvanceAck, owner, position);
   *acked = moved.empty() ? 0 : moved[0][0].as<int64_t>();
   tx.exec_params0(kDropAcked, owner, *acked);

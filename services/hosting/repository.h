@@ -8,6 +8,8 @@
 
 namespace bizrelay::hosting {
 
+class KeyRing;
+
 enum class Direction : int { kUserToBusiness = 1, kBusinessToUser = 2 };
 enum class ChatState : int { kOpen = 1, kLeft = 2, kBlocked = 3 };
 enum class EventKind : int { kMessage = 1, kStatus = 2, kNotice = 3 };
@@ -20,9 +22,13 @@ enum class NoticeKind : int {
 };
 enum class MessageStatus : int { kSent = 1, kDelivered = 2, kRead = 3 };
 
+// A hosted message. Rows come from the database with `sealed` set and `text` empty; the
+// domain layer opens them with the business's data key (KeyRing).
 struct MessageRow {
   std::string message_id;
   std::string conversation_id;
+  std::string business_id;
+  std::string sealed;
   Direction direction = Direction::kUserToBusiness;
   std::string text;
   std::string template_name;
@@ -47,8 +53,11 @@ struct TermsRow {
   std::string description;
   std::string website;
   int64_t version = 1;
-  int retention_days = 0;
+  int64_t lifetime_seconds = 0;
+  bool no_storage = false;
   std::string data_use_statement;
+  // Lifetimes by conversation label, sorted by label.
+  std::vector<std::pair<std::string, int64_t>> label_lifetimes;
 };
 
 struct EventRow {
@@ -105,10 +114,25 @@ struct PostResult {
 // then user heads.
 class HostingRepository {
  public:
+  // The terms of an active business; `default_lifetime` fills in a lifetime it has not set.
   static std::optional<TermsRow> Terms(pqxx::transaction_base& tx, const std::string& business_id,
-                                       int default_retention_days);
+                                       int64_t default_lifetime);
+  // Each returns the new disclosure version.
   static int64_t SetDataUseStatement(pqxx::transaction_base& tx, const std::string& business_id,
-                                     const std::string& statement, int default_retention_days);
+                                     const std::string& statement);
+  static int64_t SetRetention(pqxx::transaction_base& tx, const std::string& business_id,
+                              int64_t lifetime_seconds, bool no_storage,
+                              const std::vector<std::pair<std::string, int64_t>>& labels);
+  // Lowers (never raises) the expiry of stored messages to what the current rules give:
+  // of one conversation, or of every conversation of the business when `conversation_id` is
+  // empty. With no-storage on, acknowledged messages expire after `grace_seconds`.
+  static void ApplyShorterRules(pqxx::transaction_base& tx, const std::string& business_id,
+                                const std::string& conversation_id, int64_t default_lifetime,
+                                int64_t grace_seconds);
+  static bool SetLabel(pqxx::transaction_base& tx, const std::string& business_id,
+                       const std::string& conversation_id, const std::string& label);
+  // Offboarding: disables the business and makes every message of it expire now.
+  static void Offboard(pqxx::transaction_base& tx, const std::string& business_id);
   static void UpdateBusinessProfile(pqxx::transaction_base& tx, const std::string& business_id,
                                     const std::string& name, const std::string& description,
                                     const std::string& website);
@@ -147,12 +171,17 @@ class HostingRepository {
   static std::optional<std::pair<MessageRow, std::string>> MessageByKey(
       pqxx::transaction_base& tx, const std::string& conversation_id, Direction direction,
       const std::string& key);
-  static MessageRow InsertMessage(pqxx::transaction_base& tx, const std::string& conversation_id,
+  // Stores a business reply sealed with `data_key`; its expiry follows the business's rules.
+  static MessageRow InsertMessage(pqxx::transaction_base& tx, const ConversationRow& chat,
                                   Direction direction, const std::string& text,
                                   const std::string& template_name, const std::string& key,
-                                  const std::string& request_hash);
+                                  const std::string& request_hash, const std::string& data_key,
+                                  int64_t default_lifetime);
+  // Group commit of user messages: authenticates, seals with each business's data key and
+  // stores the batch (two statements in the caller's transaction).
   static std::vector<PostResult> PostUserMessages(pqxx::transaction_base& tx,
-                                                  const std::vector<PostItem>& items);
+                                                  const std::vector<PostItem>& items,
+                                                  KeyRing& keys, int64_t default_lifetime);
 
   static void UpsertTemplate(pqxx::transaction_base& tx, const std::string& business_id,
                              const TemplateRow& t);
@@ -175,14 +204,15 @@ class HostingRepository {
       pqxx::transaction_base& tx, const std::string& business_id);
 
   static std::vector<EventRow> Events(pqxx::transaction_base& tx, const std::string& owner,
-                                      int64_t after, int limit, int default_retention_days);
+                                      int64_t after, int limit, int64_t default_lifetime);
   static int64_t AckedPosition(pqxx::transaction_base& tx, const std::string& owner);
   // Marks delivered the messages behind the owner's message events up to `position`, moves
   // the acknowledged position forward and drops the acknowledged events. Returns the messages
   // that changed, each with the other side to tell.
   static std::vector<StatusChange> Acknowledge(pqxx::transaction_base& tx,
                                                const std::string& owner, bool owner_is_business,
-                                               int64_t position, int64_t* acked);
+                                               int64_t position, int64_t no_storage_grace,
+                                               int64_t* acked);
   // Marks read the messages of `direction` in the conversation up to `message_id` (inclusive).
   static std::vector<StatusChange> MarkRead(pqxx::transaction_base& tx,
                                             const std::string& conversation_id,

@@ -146,13 +146,75 @@ std::string FillTemplate(const TemplateDef& def, const std::map<std::string, std
   return out;
 }
 
-std::string DisclosureSummary(const std::string& business_name, int retention_days,
+std::string HumanDuration(int64_t seconds) {
+  struct Unit {
+    int64_t seconds;
+    const char* name;
+  };
+  static constexpr Unit kUnits[] = {{86400, "day"}, {3600, "hour"}, {60, "minute"}, {1, "second"}};
+  for (const auto& u : kUnits) {
+    if (seconds >= u.seconds && seconds % u.seconds == 0) {
+      int64_t n = seconds / u.seconds;
+      return std::to_string(n) + " " + u.name + (n == 1 ? "" : "s");
+    }
+  }
+  return std::to_string(seconds) + " seconds";
+}
+
+void CheckLabel(const std::string& field, const std::string& label, bool allow_empty) {
+  if (label.empty() && allow_empty) return;
+  bool ok = !label.empty() && label.size() <= 32;
+  for (char c : label) ok = ok && (IsNameChar(c) || c == '-');
+  if (!ok) throw InvalidField(field, "labels use a-z, 0-9, _ and - (1-32 characters)");
+}
+
+RetentionRule CheckRetentionRule(RetentionRule rule, const HostingOptions& o) {
+  auto check = [&](const std::string& field, int64_t seconds) {
+    if (seconds < o.min_lifetime_seconds || seconds > o.max_lifetime_seconds) {
+      throw Error(ErrorCode::kInvalidArgument, "RETENTION_OUT_OF_BOUNDS",
+                  field + " must be between " + std::to_string(o.min_lifetime_seconds) + " and " +
+                      std::to_string(o.max_lifetime_seconds) + " seconds",
+                  {{"field", field},
+                   {"min_seconds", std::to_string(o.min_lifetime_seconds)},
+                   {"max_seconds", std::to_string(o.max_lifetime_seconds)}});
+    }
+  };
+  if (rule.default_lifetime_seconds != 0) {
+    check("policy.default_lifetime_seconds", rule.default_lifetime_seconds);
+  }
+  if (rule.label_lifetimes.size() > o.max_label_rules) {
+    throw InvalidField("policy.label_lifetimes", "too many label rules");
+  }
+  std::sort(rule.label_lifetimes.begin(), rule.label_lifetimes.end());
+  for (size_t i = 0; i < rule.label_lifetimes.size(); ++i) {
+    CheckLabel("policy.label_lifetimes.label", rule.label_lifetimes[i].first, false);
+    check("policy.label_lifetimes.lifetime_seconds", rule.label_lifetimes[i].second);
+    if (i > 0 && rule.label_lifetimes[i].first == rule.label_lifetimes[i - 1].first) {
+      throw InvalidField("policy.label_lifetimes.label", "a label appears twice");
+    }
+  }
+  return rule;
+}
+
+std::string DisclosureSummary(const std::string& business_name, int64_t lifetime_seconds,
+                              bool no_storage,
+                              const std::vector<std::pair<std::string, int64_t>>& labels,
                               const std::string& data_use_statement) {
   std::string s = "Your chat with " + business_name +
-                  " is hosted: messages are stored by this relay on the business's behalf and "
-                  "kept for " +
-                  std::to_string(retention_days) + (retention_days == 1 ? " day" : " days") +
-                  ". Your personal chats are not affected.";
+                  " is hosted: messages are stored by this relay on the business's behalf";
+  if (no_storage) {
+    s += " only until they are delivered";
+  } else {
+    s += " and kept for " + HumanDuration(lifetime_seconds);
+    if (!labels.empty()) {
+      s += " (";
+      for (size_t i = 0; i < labels.size(); ++i) {
+        s += (i ? ", " : "") + labels[i].first + " conversations: " + HumanDuration(labels[i].second);
+      }
+      s += ")";
+    }
+  }
+  s += ". Your personal chats are not affected.";
   if (data_use_statement.empty()) {
     s += " The business has not said how it uses or shares chat data.";
   } else {

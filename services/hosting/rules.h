@@ -17,8 +17,14 @@ struct HostingOptions {
   size_t max_template_params = 20;
   // Free-form business replies are allowed for this long after the user's last message.
   std::chrono::seconds service_window{24 * 3600};
-  // Retention shown in the disclosure of a business that has set none.
-  int default_retention_days = 30;
+  // Retention bounds set by the operator, in seconds: a business's rules must lie within
+  // [min, max]; a business that sets none gets the default. No-storage messages are kept
+  // `no_storage_grace` after their recipient acknowledges them.
+  int64_t default_lifetime_seconds = 30 * 86400;
+  int64_t min_lifetime_seconds = 3600;
+  int64_t max_lifetime_seconds = 3650LL * 86400;
+  int64_t no_storage_grace_seconds = 3600;
+  size_t max_label_rules = 20;
   // Concurrent event streams one user or business may hold open.
   int max_streams_per_principal = 8;
   // Sends (messages and replies) per second per credential, with bursts of twice as many.
@@ -68,8 +74,26 @@ TemplateDef ParseTemplate(const std::string& name, const std::string& body,
 std::string FillTemplate(const TemplateDef& def, const std::map<std::string, std::string>& values,
                          const HostingOptions& options);
 
+// "30 days", "1 hour", "90 seconds": the largest whole unit.
+std::string HumanDuration(int64_t seconds);
+
+struct RetentionRule {
+  int64_t default_lifetime_seconds = 0;  // 0: the operator's default
+  bool no_storage = false;
+  std::vector<std::pair<std::string, int64_t>> label_lifetimes;
+};
+
+// Checks a business's rule against the operator's bounds: INVALID_ARGUMENT (reason
+// RETENTION_OUT_OF_BOUNDS, metadata min_seconds/max_seconds and the field) for a lifetime
+// outside them; INVALID_FIELD for a bad or repeated label. Returns it with labels sorted.
+RetentionRule CheckRetentionRule(RetentionRule rule, const HostingOptions& options);
+// Conversation labels: 1-32 of [a-z0-9_-]; empty clears a label (only where allowed).
+void CheckLabel(const std::string& field, const std::string& label, bool allow_empty);
+
 // The plain-language disclosure a user sees before starting a chat.
-std::string DisclosureSummary(const std::string& business_name, int retention_days,
+std::string DisclosureSummary(const std::string& business_name, int64_t lifetime_seconds,
+                              bool no_storage,
+                              const std::vector<std::pair<std::string, int64_t>>& labels,
                               const std::string& data_use_statement);
 
 }  // namespace bizrelay::hosting

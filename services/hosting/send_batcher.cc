@@ -2,9 +2,14 @@
 
 namespace bizrelay::hosting {
 
-SendBatcher::SendBatcher(store::DbPool* pool, int max_in_flight, size_t max_batch,
-                         size_t max_queue)
-    : pool_(pool), max_in_flight_(max_in_flight), max_batch_(max_batch), max_queue_(max_queue) {}
+SendBatcher::SendBatcher(store::DbPool* pool, KeyRing* keys, int64_t default_lifetime,
+                         int max_in_flight, size_t max_batch, size_t max_queue)
+    : pool_(pool),
+      keys_(keys),
+      default_lifetime_(default_lifetime),
+      max_in_flight_(max_in_flight),
+      max_batch_(max_batch),
+      max_queue_(max_queue) {}
 
 void SendBatcher::Submit(PostItem item, Done done, store::DbPool::Clock::time_point deadline) {
   std::vector<std::shared_ptr<Batch>> ready;
@@ -64,7 +69,7 @@ void SendBatcher::Launch(std::vector<std::shared_ptr<Batch>> batches) {
           std::vector<PostResult> results;
           if (!items.empty()) {
             pqxx::work tx(conn);
-            results = HostingRepository::PostUserMessages(tx, items);
+            results = HostingRepository::PostUserMessages(tx, items, *keys_, default_lifetime_);
             tx.commit();
           }
           for (size_t i = 0; i < live.size(); ++i) {

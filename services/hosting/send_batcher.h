@@ -4,6 +4,7 @@
 #include <functional>
 #include <mutex>
 
+#include "services/hosting/keyring.h"
 #include "services/hosting/repository.h"
 #include "services/store/db_pool.h"
 
@@ -21,7 +22,9 @@ class SendBatcher {
   using Done = std::function<void(const PostResult* result, const Error* error)>;
 
   // `pool` must outlive this; its worker count bounds the batches in flight.
-  SendBatcher(store::DbPool* pool, int max_in_flight, size_t max_batch, size_t max_queue);
+  // Bodies are sealed with `keys`; `default_lifetime` is the operator's default retention.
+  SendBatcher(store::DbPool* pool, KeyRing* keys, int64_t default_lifetime, int max_in_flight,
+              size_t max_batch, size_t max_queue);
 
   void Submit(PostItem item, Done done, store::DbPool::Clock::time_point deadline);
 
@@ -39,6 +42,8 @@ class SendBatcher {
   void BatchFinished();
 
   store::DbPool* const pool_;
+  KeyRing* const keys_;
+  const int64_t default_lifetime_;
   const int max_in_flight_;
   const size_t max_batch_;
   const size_t max_queue_;

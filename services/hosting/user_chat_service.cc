@@ -187,8 +187,8 @@ grpc::ServerWriteReactor<v1::StreamEventsResponse>* UserChatServiceImpl::StreamE
   auto token = rpc::BearerToken(ctx->client_metadata());
   const auth::Authenticator* auth = env_.auth;
   return EventStream<v1::StreamEventsResponse>::Start(
-      {env_.rpc.pool, env_.hub, env_.options->stream_page, env_.options->default_retention_days,
-       env_.rpc.call_timeout},
+      {env_.rpc.pool, env_.hub, env_.keys, env_.options->stream_page,
+       env_.options->default_lifetime_seconds, env_.rpc.call_timeout},
       std::max<int64_t>(0, request->after_position()),
       [auth, token](pqxx::connection& conn) {
         pqxx::read_transaction tx(conn);

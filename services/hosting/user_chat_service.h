@@ -9,7 +9,7 @@ namespace bizrelay::hosting {
 // gRPC glue for bizrelay.v1.UserChatService.
 class UserChatServiceImpl final : public v1::UserChatService::CallbackService {
  public:
-  explicit UserChatServiceImpl(HostingEnv env) : env_(env), chats_(*env.options) {}
+  explicit UserChatServiceImpl(HostingEnv env) : env_(env), chats_(*env.options, env.keys) {}
 
   grpc::ServerUnaryReactor* GetBusinessDisclosure(
       grpc::CallbackServerContext* ctx, const v1::GetBusinessDisclosureRequest* request,

@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include "services/hosting/chats.h"
 #include "services/operator/business_admin.h"
 #include "services/rpc/bearer.h"
 
@@ -77,6 +78,21 @@ grpc::ServerUnaryReactor* OperatorServiceImpl::DisableBusiness(
                          pqxx::work tx(c);
                          auth_->RequireOperator(tx, token);
                          auto record = BusinessAdmin::Disable(tx, id);
+                         tx.commit();
+                         ToProto(record, response->mutable_business());
+                       });
+}
+
+grpc::ServerUnaryReactor* OperatorServiceImpl::OffboardBusiness(
+    grpc::CallbackServerContext* ctx, const v1::OffboardBusinessRequest* request,
+    v1::OffboardBusinessResponse* response) {
+  auto token = rpc::BearerToken(ctx->client_metadata());
+  return rpc::RunUnary(ctx, env_, nullptr,
+                       [this, token, id = request->business_id(), response](pqxx::connection& c) {
+                         pqxx::work tx(c);
+                         auth_->RequireOperator(tx, token);
+                         hosting::OffboardBusiness(tx, *keys_, id);
+                         auto record = BusinessAdmin::Get(tx, id);
                          tx.commit();
                          ToProto(record, response->mutable_business());
                        });

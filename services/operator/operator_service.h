@@ -2,6 +2,7 @@
 
 #include "bizrelay/v1/operator_service.grpc.pb.h"
 #include "services/auth/authenticator.h"
+#include "services/hosting/keyring.h"
 #include "services/rpc/unary.h"
 
 namespace bizrelay::operator_api {
@@ -10,8 +11,9 @@ namespace bizrelay::operator_api {
 // rpc::RunUnary). Every call runs on a database worker, authenticated as the operator.
 class OperatorServiceImpl final : public bizrelay::v1::OperatorService::CallbackService {
  public:
-  OperatorServiceImpl(rpc::RpcEnv env, const auth::Authenticator* auth)
-      : env_(env), auth_(auth) {}
+  // `keys` destroys data keys when a business is offboarded.
+  OperatorServiceImpl(rpc::RpcEnv env, const auth::Authenticator* auth, hosting::KeyRing* keys)
+      : env_(env), auth_(auth), keys_(keys) {}
 
   grpc::ServerUnaryReactor* CreateBusiness(grpc::CallbackServerContext* ctx,
                                            const v1::CreateBusinessRequest* request,
@@ -25,10 +27,14 @@ class OperatorServiceImpl final : public bizrelay::v1::OperatorService::Callback
   grpc::ServerUnaryReactor* DisableBusiness(grpc::CallbackServerContext* ctx,
                                             const v1::DisableBusinessRequest* request,
                                             v1::DisableBusinessResponse* response) override;
+  grpc::ServerUnaryReactor* OffboardBusiness(grpc::CallbackServerContext* ctx,
+                                             const v1::OffboardBusinessRequest* request,
+                                             v1::OffboardBusinessResponse* response) override;
 
  private:
   const rpc::RpcEnv env_;
   const auth::Authenticator* const auth_;
+  hosting::KeyRing* const keys_;
 };
 
 }  // namespace bizrelay::operator_api

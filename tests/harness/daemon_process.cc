@@ -16,6 +16,7 @@
 
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "services/platform/token.h"
 
 extern char** environ;
 
@@ -62,6 +63,10 @@ DaemonProcess::DaemonProcess(Options options) : options_(std::move(options)) {
   std::vector<std::string> env_strings;
   for (char** e = environ; *e != nullptr; ++e) {
     if (!std::string(*e).starts_with("BIZRELAY_")) env_strings.emplace_back(*e);
+  }
+  // Processes that share a database must share the master key that wraps its data keys.
+  if (!options_.database_url.empty() && !options_.env.count("BIZRELAY_CRYPTO_MASTER_KEY_HEX")) {
+    env_strings.push_back("BIZRELAY_CRYPTO_MASTER_KEY_HEX=" + ToHex(Sha256(options_.database_url)));
   }
   for (const auto& [k, v] : options_.env) env_strings.push_back(k + "=" + v);
 

@@ -1,0 +1,124 @@
+#include "services/hosting/keyring.h"
+
+#include <stdexcept>
+
+#include "services/platform/aead.h"
+#include "services/platform/token.h"
+
+namespace bizrelay::hosting {
+namespace {
+
+constexpr const char* kSelectKey =
+    "SELECT wrapped_key, master_key_id FROM hosting.business_keys WHERE business_id = $1::uuid";
+constexpr const char* kInsertKey =
+    "INSERT INTO hosting.business_keys (business_id, wrapped_key, master_key_id) "
+    "VALUES ($1::uuid, $2, $3) ON CONFLICT (business_id) DO NOTHING";
+constexpr const char* kDeleteKey = "DELETE FROM hosting.business_keys WHERE business_id = $1::uuid";
+constexpr const char* kStaleKeys =
+    "SELECT business_id::text, wrapped_key, master_key_id FROM hosting.business_keys "
+    "WHERE master_key_id <> $1 FOR UPDATE";
+constexpr const char* kUpdateKey =
+    "UPDATE hosting.business_keys SET wrapped_key = $2, master_key_id = $3 "
+    "WHERE business_id = $1::uuid";
+
+std::string WrapAad(const std::string& business_id) { return "bizrelay-dek-v1|" + business_id; }
+
+}  // namespace
+
+MasterKey MasterKey::FromHex(const std::string& text) {
+  std::string hex;
+  for (char c : text) {
+    if (!std::isspace(static_cast<unsigned char>(c))) hex += c;
+  }
+  std::string key;
+  if (hex.size() != 64 || !bizrelay::FromHex(hex, &key)) {
+    throw std::runtime_error("a master key is 64 hex characters (32 bytes)");
+  }
+  return {key, bizrelay::ToHex(Sha256(key).substr(0, 8))};
+}
+
+MasterKey MasterKey::Generate() {
+  std::string key = RandomBytes(32);
+  return {key, bizrelay::ToHex(Sha256(key).substr(0, 8))};
+}
+
+std::string MasterKey::ToHex() const { return bizrelay::ToHex(key); }
+
+KeyRing::KeyRing(MasterKey current, std::vector<MasterKey> previous)
+    : current_(std::move(current)), previous_(std::move(previous)) {}
+
+std::string KeyRing::Wrap(const std::string& business_id, const std::string& data_key) const {
+  return Aes256GcmSeal(current_.key, data_key, WrapAad(business_id));
+}
+
+std::string KeyRing::Unwrap(const std::string& business_id, const std::string& wrapped,
+                            const std::string& master_key_id) const {
+  const MasterKey* master = master_key_id == current_.id ? &current_ : nullptr;
+  for (const auto& p : previous_) {
+    if (p.id == master_key_id) master = &p;
+  }
+  if (master == nullptr) {
+    throw std::runtime_error("data key wrapped by unknown master key " + master_key_id);
+  }
+  auto key = Aes256GcmOpen(master->key, wrapped, WrapAad(business_id));
+  if (!key) throw std::runtime_error("data key does not unwrap with master key " + master_key_id);
+  return *key;
+}
+
+std::optional<std::string> KeyRing::DataKey(pqxx::transaction_base& tx,
+                                            const std::string& business_id, bool create) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = cache_.find(business_id);
+    if (it != cache_.end()) return it->second;
+  }
+  auto rows = tx.exec_params(kSelectKey, business_id);
+  if (rows.empty() && create) {
+    tx.exec_params0(kInsertKey, business_id, pqxx::binarystring(Wrap(business_id, RandomBytes(32))),
+                    current_.id);
+    rows = tx.exec_params(kSelectKey, business_id);  // ours, or a concurrent creator's
+  }
+  if (rows.empty()) return std::nullopt;
+  std::string key = Unwrap(business_id, pqxx::binarystring(rows[0][0]).str(),
+                           rows[0][1].as<std::string>());
+  std::lock_guard lock(mu_);
+  cache_[business_id] = key;
+  return key;
+}
+
+void KeyRing::Destroy(pqxx::transaction_base& tx, const std::string& business_id) {
+  tx.exec_params0(kDeleteKey, business_id);
+  Forget(business_id);
+}
+
+void KeyRing::Forget(const std::string& business_id) {
+  std::lock_guard lock(mu_);
+  cache_.erase(business_id);
+}
+
+std::string KeyRing::SealBody(const std::string& data_key, const std::string& business_id,
+                              const std::string& conversation_id, const std::string& message_id,
+                              const std::string& text) {
+  return Aes256GcmSeal(data_key, text, business_id + "|" + conversation_id + "|" + message_id);
+}
+
+std::optional<std::string> KeyRing::OpenBody(const std::string& data_key,
+                                             const std::string& business_id,
+                                             const std::string& conversation_id,
+                                             const std::string& message_id,
+                                             const std::string& sealed) {
+  return Aes256GcmOpen(data_key, sealed, business_id + "|" + conversation_id + "|" + message_id);
+}
+
+int KeyRing::RewrapAll(pqxx::transaction_base& tx) {
+  int n = 0;
+  for (const auto& r : tx.exec_params(kStaleKeys, current_.id)) {
+    std::string business = r[0].as<std::string>();
+    std::string key = Unwrap(business, pqxx::binarystring(r[1]).str(), r[2].as<std::string>());
+    tx.exec_params0(kUpdateKey, business, pqxx::binarystring(Wrap(business, key)), current_.id);
+    ++n;
+  }
+  return n;
+}
+
+}  // namespace bizrelay::hosting

@@ -1,0 +1,95 @@
+#include "services/hosting/sweeper.h"
+
+#include <pqxx/pqxx>
+
+#include "services/platform/log.h"
+
+namespace bizrelay::hosting {
+namespace {
+
+constexpr const char* kDeleteExpired =
+    "DELETE FROM hosting.messages WHERE message_id IN ("
+    "  SELECT message_id FROM hosting.messages WHERE expires_at <= now() "
+    "  ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)";
+
+constexpr const char* kDeleteOldEvents =
+    "DELETE FROM hosting.events WHERE (owner_id, position) IN ("
+    "  SELECT owner_id, position FROM hosting.events "
+    "  WHERE message_id IS NULL AND created_at < now() - make_interval(secs => $2) "
+    "  LIMIT $1 FOR UPDATE SKIP LOCKED)";
+
+constexpr const char* kLag =
+    "SELECT coalesce(extract(epoch from now() - min(expires_at)), 0)::float8 "
+    "FROM hosting.messages WHERE expires_at <= now()";
+
+}  // namespace
+
+Sweeper::Sweeper(std::string conninfo, std::chrono::milliseconds interval, int batch,
+                 int64_t max_lifetime_seconds)
+    : conninfo_(std::move(conninfo)),
+      interval_(interval),
+      batch_(batch),
+      max_lifetime_seconds_(max_lifetime_seconds) {}
+
+Sweeper::~Sweeper() { Stop(); }
+
+void Sweeper::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Sweeper::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+SweepReport Sweeper::SweepOnce(const std::string& conninfo, int batch,
+                               int64_t max_lifetime_seconds) {
+  pqxx::connection conn(conninfo);
+  SweepReport report;
+  while (true) {
+    pqxx::work tx(conn);
+    auto n = tx.exec_params0(kDeleteExpired, batch).affected_rows();
+    tx.commit();
+    report.deleted_messages += static_cast<int64_t>(n);
+    if (static_cast<int>(n) < batch) break;
+  }
+  while (true) {
+    pqxx::work tx(conn);
+    auto n = tx.exec_params0(kDeleteOldEvents, batch, max_lifetime_seconds).affected_rows();
+    tx.commit();
+    report.deleted_events += static_cast<int64_t>(n);
+    if (static_cast<int>(n) < batch) break;
+  }
+  pqxx::read_transaction tx(conn);
+  report.lag_seconds = tx.exec1(kLag)[0].as<double>();
+  return report;
+}
+
+void Sweeper::Loop() {
+  while (true) {
+    try {
+      auto start = std::chrono::steady_clock::now();
+      SweepReport r = SweepOnce(conninfo_, batch_, max_lifetime_seconds_);
+      total_deleted_ += r.deleted_messages;
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now() - start)
+                    .count();
+      if (r.deleted_messages > 0 || r.deleted_events > 0) {
+        spdlog::info("event=sweep deleted_messages={} deleted_events={} lag_s={:.3f} took_ms={}",
+                     r.deleted_messages, r.deleted_events, r.lag_seconds, ms);
+      } else {
+        spdlog::debug("event=sweep deleted_messages=0 lag_s={:.3f}", r.lag_seconds);
+      }
+    } catch (const std::exception& e) {
+      spdlog::warn("event=sweep_failed error=\"{}\"", e.what());
+    }
+    std::unique_lock lock(mu_);
+    if (cv_.wait_for(lock, interval_, [this] { return stopping_; })) return;
+  }
+}
+
+}  // namespace bizrelay::hosting

@@ -210,7 +210,8 @@ void Daemon::Start() {
     batcher_ = std::make_unique<hosting::SendBatcher>(
         writer_pool_.get(), keys_.get(), h.default_lifetime_seconds, h.writer_threads,
         h.max_batch, pool_options.max_queue);
-    hub_ = std::make_unique<hosting::MailboxHub>(conninfo, h.max_streams_per_principal);
+    hub_ = std::make_unique<store::NotifyHub>(conninfo, "bizrelay_mailbox",
+                                              h.max_streams_per_principal);
     hub_->Start();
     send_limiter_ = std::make_unique<RateLimiter>(h.sends_per_second, 2 * h.sends_per_second);
     hosting::HostingEnv henv{.rpc = env,

@@ -7,7 +7,7 @@
 
 #include "services/auth/authenticator.h"
 #include "services/hosting/keyring.h"
-#include "services/hosting/mailbox_hub.h"
+#include "services/store/notify_hub.h"
 #include "services/hosting/sweeper.h"
 #include "services/hosting/rules.h"
 #include "services/hosting/send_batcher.h"
@@ -53,7 +53,7 @@ class Daemon {
   std::unique_ptr<store::DbPool> writer_pool_;
   hosting::HostingOptions hosting_options_;
   std::unique_ptr<hosting::SendBatcher> batcher_;
-  std::unique_ptr<hosting::MailboxHub> hub_;
+  std::unique_ptr<store::NotifyHub> hub_;
   std::unique_ptr<RateLimiter> send_limiter_;
   std::unique_ptr<hosting::KeyRing> keys_;
   std::unique_ptr<hosting::Sweeper> sweeper_;

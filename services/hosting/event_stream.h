@@ -8,7 +8,7 @@
 #include <mutex>
 
 #include "services/hosting/chats.h"
-#include "services/hosting/mailbox_hub.h"
+#include "services/store/notify_hub.h"
 #include "services/hosting/repository.h"
 #include "services/rpc/status.h"
 #include "services/store/db_pool.h"
@@ -26,7 +26,7 @@ namespace bizrelay::hosting {
 // shared_ptr, so the object outlives any task in flight. Thread-safe.
 template <typename Response>
 class EventStream final : public grpc::ServerWriteReactor<Response>,
-                          public MailboxSubscriber,
+                          public store::NotifySubscriber,
                           public std::enable_shared_from_this<EventStream<Response>> {
  public:
   // Resolves the caller on a database worker: the owner id of the log, or throws.
@@ -35,7 +35,7 @@ class EventStream final : public grpc::ServerWriteReactor<Response>,
 
   struct Params {
     store::DbPool* pool;
-    MailboxHub* hub;
+    store::NotifyHub* hub;
     KeyRing* keys;
     int page_size;
     int64_t default_lifetime;

@@ -2,7 +2,7 @@
 
 #include "services/auth/authenticator.h"
 #include "services/hosting/keyring.h"
-#include "services/hosting/mailbox_hub.h"
+#include "services/store/notify_hub.h"
 #include "services/hosting/rules.h"
 #include "services/hosting/send_batcher.h"
 #include "services/platform/rate_limiter.h"
@@ -16,7 +16,7 @@ struct HostingEnv {
   const auth::Authenticator* auth = nullptr;
   const HostingOptions* options = nullptr;
   SendBatcher* batcher = nullptr;
-  MailboxHub* hub = nullptr;
+  store::NotifyHub* hub = nullptr;
   KeyRing* keys = nullptr;
   // Sends per credential (keyed by token hash).
   RateLimiter* send_limiter = nullptr;

@@ -1,51 +1,50 @@
-#include "services/hosting/mailbox_hub.h"
+#include "services/store/notify_hub.h"
 
 #include <pqxx/pqxx>
 #include <vector>
 
 #include "services/platform/log.h"
 
-namespace bizrelay::hosting {
+namespace bizrelay::store {
 namespace {
-
-constexpr const char* kChannel = "bizrelay_mailbox";
 
 class Receiver final : public pqxx::notification_receiver {
  public:
-  Receiver(pqxx::connection_base& conn, MailboxHub* hub)
-      : pqxx::notification_receiver(conn, kChannel), hub_(hub) {}
+  Receiver(pqxx::connection_base& conn, const std::string& channel, NotifyHub* hub)
+      : pqxx::notification_receiver(conn, channel), hub_(hub) {}
   void operator()(const std::string& payload, int) override { hub_->WakeOwner(payload); }
 
  private:
-  MailboxHub* hub_;
+  NotifyHub* hub_;
 };
 
 }  // namespace
 
-MailboxHub::MailboxHub(std::string conninfo, int max_streams_per_owner,
-                       std::chrono::milliseconds resync_interval)
+NotifyHub::NotifyHub(std::string conninfo, std::string channel, int max_streams_per_owner,
+                     std::chrono::milliseconds resync_interval)
     : conninfo_(std::move(conninfo)),
+      channel_(std::move(channel)),
       max_per_owner_(static_cast<size_t>(max_streams_per_owner)),
       resync_interval_(resync_interval) {}
 
-MailboxHub::~MailboxHub() { Stop(); }
+NotifyHub::~NotifyHub() { Stop(); }
 
-void MailboxHub::Start() {
+void NotifyHub::Start() {
   listener_ = std::thread([this] { ListenLoop(); });
 }
 
-void MailboxHub::Stop() {
+void NotifyHub::Stop() {
   if (stopping_.exchange(true)) return;
-  std::vector<MailboxSubscriber*> all;
+  std::vector<NotifySubscriber*> all;
   {
     std::lock_guard<std::recursive_mutex> lock(mu_);
     for (auto& [owner, set] : subscribers_) all.insert(all.end(), set.begin(), set.end());
-    for (MailboxSubscriber* s : all) s->Close();
+    for (NotifySubscriber* s : all) s->Close();
   }
   if (listener_.joinable()) listener_.join();
 }
 
-bool MailboxHub::Add(const std::string& owner, MailboxSubscriber* s) {
+bool NotifyHub::Add(const std::string& owner, NotifySubscriber* s) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   if (stopping_) return false;
   auto& set = subscribers_[owner];
@@ -54,7 +53,7 @@ bool MailboxHub::Add(const std::string& owner, MailboxSubscriber* s) {
   return true;
 }
 
-void MailboxHub::Remove(const std::string& owner, MailboxSubscriber* s) {
+void NotifyHub::Remove(const std::string& owner, NotifySubscriber* s) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   auto it = subscribers_.find(owner);
   if (it == subscribers_.end()) return;
@@ -62,33 +61,33 @@ void MailboxHub::Remove(const std::string& owner, MailboxSubscriber* s) {
   if (it->second.empty()) subscribers_.erase(it);
 }
 
-size_t MailboxHub::streams() const {
+size_t NotifyHub::streams() const {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   size_t n = 0;
   for (const auto& [owner, set] : subscribers_) n += set.size();
   return n;
 }
 
-void MailboxHub::WakeOwner(const std::string& owner) {
+void NotifyHub::WakeOwner(const std::string& owner) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   auto it = subscribers_.find(owner);
   if (it == subscribers_.end()) return;
-  std::vector<MailboxSubscriber*> targets(it->second.begin(), it->second.end());
-  for (MailboxSubscriber* s : targets) s->Wake();
+  std::vector<NotifySubscriber*> targets(it->second.begin(), it->second.end());
+  for (NotifySubscriber* s : targets) s->Wake();
 }
 
-void MailboxHub::WakeAll() {
+void NotifyHub::WakeAll() {
   std::lock_guard<std::recursive_mutex> lock(mu_);
-  std::vector<MailboxSubscriber*> targets;
+  std::vector<NotifySubscriber*> targets;
   for (auto& [owner, set] : subscribers_) targets.insert(targets.end(), set.begin(), set.end());
-  for (MailboxSubscriber* s : targets) s->Wake();
+  for (NotifySubscriber* s : targets) s->Wake();
 }
 
-void MailboxHub::ListenLoop() {
+void NotifyHub::ListenLoop() {
   while (!stopping_) {
     try {
       pqxx::connection conn(conninfo_);
-      Receiver receiver(conn, this);
+      Receiver receiver(conn, channel_, this);
       // Anything committed while we were not listening is picked up by this wake.
       WakeAll();
       auto last_resync = std::chrono::steady_clock::now();
@@ -100,10 +99,10 @@ void MailboxHub::ListenLoop() {
         }
       }
     } catch (const std::exception& e) {
-      spdlog::warn("event=mailbox_listener_lost error=\"{}\"", e.what());
+      spdlog::warn("event=notify_listener_lost channel={} error=\"{}\"", channel_, e.what());
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
   }
 }
 
-}  // namespace bizrelay::hosting
+}  // namespace bizrelay::store

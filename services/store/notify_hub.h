@@ -7,36 +7,36 @@
 #include <string>
 #include <thread>
 
-namespace bizrelay::hosting {
+namespace bizrelay::store {
 
-// Something that wants to know when an owner's event log may have grown.
-class MailboxSubscriber {
+// Something that wants to know when an owner's data may have grown.
+class NotifySubscriber {
  public:
-  virtual ~MailboxSubscriber() = default;
+  virtual ~NotifySubscriber() = default;
   // Called from the hub's thread; must not block.
   virtual void Wake() = 0;
   // The server is stopping: end the stream so the client reconnects elsewhere.
   virtual void Close() = 0;
 };
 
-// Wakes live event streams when their owner's log grows, across every bizrelayd instance on
-// the database: writers NOTIFY channel `bizrelay_mailbox` with the owner id at commit, and
-// this hub LISTENs on its own connection. After a lost connection, and every
+// Wakes live streams when their owner's data grows, across every bizrelayd instance on the
+// database: writers NOTIFY `channel` with the owner id as payload at commit, and this hub
+// LISTENs on its own connection. After a lost connection, and every
 // `resync_interval`, it wakes every stream so that nothing waits on a missed notification.
 // Thread-safe.
-class MailboxHub {
+class NotifyHub {
  public:
-  MailboxHub(std::string conninfo, int max_streams_per_owner,
+  NotifyHub(std::string conninfo, std::string channel, int max_streams_per_owner,
              std::chrono::milliseconds resync_interval = std::chrono::seconds(5));
-  ~MailboxHub();
+  ~NotifyHub();
 
   void Start();
   // Closes every stream and stops listening.
   void Stop();
 
   // Registers a stream of `owner`; false if the owner already has the most streams allowed.
-  bool Add(const std::string& owner, MailboxSubscriber* s);
-  void Remove(const std::string& owner, MailboxSubscriber* s);
+  bool Add(const std::string& owner, NotifySubscriber* s);
+  void Remove(const std::string& owner, NotifySubscriber* s);
 
   void WakeOwner(const std::string& owner);
   size_t streams() const;
@@ -46,13 +46,14 @@ class MailboxHub {
   void WakeAll();
 
   const std::string conninfo_;
+  const std::string channel_;
   const size_t max_per_owner_;
   const std::chrono::milliseconds resync_interval_;
   // Recursive: a stream that ends while being woken or closed removes itself on this thread.
   mutable std::recursive_mutex mu_;
-  std::map<std::string, std::set<MailboxSubscriber*>> subscribers_;  // guarded by mu_
+  std::map<std::string, std::set<NotifySubscriber*>> subscribers_;  // guarded by mu_
   std::atomic<bool> stopping_{false};
   std::thread listener_;
 };
 
-}  // namespace bizrelay::hosting
+}  // namespace bizrelay::store

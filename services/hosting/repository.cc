@@ -591,11 +591,14 @@ std::vector<std::pair<std::string, std::string>> HostingRepository::OpenChatsOfB
 
 std::vector<EventRow> HostingRepository::Events(pqxx::transaction_base& tx,
                                                 const std::string& owner, int64_t after,
-                                                int limit, int64_t default_lifetime) {
+                                                int limit, int64_t default_lifetime,
+                                                int64_t* last_read) {
   std::vector<EventRow> out;
+  if (last_read != nullptr) *last_read = after;
   for (const auto& r : tx.exec_params(kEvents, owner, after, limit, default_lifetime)) {
     EventRow e;
     e.position = r[0].as<int64_t>();
+    if (last_read != nullptr) *last_read = e.position;
     e.kind = static_cast<EventKind>(r[1].as<int>());
     e.conversation_id = r[2].as<std::string>();
     e.user_id = r[3].as<std::string>();

@@ -203,8 +203,11 @@ class HostingRepository {
   static std::vector<std::pair<std::string, std::string>> OpenChatsOfBusiness(
       pqxx::transaction_base& tx, const std::string& business_id);
 
+  // Up to `limit` events after `after`, skipping those whose message is gone or unreadable;
+  // `last_read` (if given) gets the position of the last event read, skipped or not.
   static std::vector<EventRow> Events(pqxx::transaction_base& tx, const std::string& owner,
-                                      int64_t after, int limit, int64_t default_lifetime);
+                                      int64_t after, int limit, int64_t default_lifetime,
+                                      int64_t* last_read = nullptr);
   static int64_t AckedPosition(pqxx::transaction_base& tx, const std::string& owner);
   // Marks delivered the messages behind the owner's message events up to `position`, moves
   // the acknowledged position forward and drops the acknowledged events. Returns the messages

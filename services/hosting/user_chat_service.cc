@@ -1,7 +1,7 @@
 #include "services/hosting/user_chat_service.h"
 
 #include "services/hosting/convert.h"
-#include "services/hosting/event_stream.h"
+#include "services/rpc/log_stream.h"
 #include "services/platform/token.h"
 #include "services/platform/validate.h"
 #include "services/rpc/bearer.h"
@@ -186,15 +186,24 @@ grpc::ServerWriteReactor<v1::StreamEventsResponse>* UserChatServiceImpl::StreamE
     grpc::CallbackServerContext* ctx, const v1::StreamEventsRequest* request) {
   auto token = rpc::BearerToken(ctx->client_metadata());
   const auth::Authenticator* auth = env_.auth;
-  return EventStream<v1::StreamEventsResponse>::Start(
-      {env_.rpc.pool, env_.hub, env_.keys, env_.options->stream_page,
-       env_.options->default_lifetime_seconds, env_.rpc.call_timeout},
+  KeyRing* keys = env_.keys;
+  int64_t lifetime = env_.options->default_lifetime_seconds;
+  return rpc::LogStream<v1::StreamEventsResponse>::Start(
+      {env_.rpc.pool, env_.hub, env_.options->stream_page, env_.rpc.call_timeout},
       std::max<int64_t>(0, request->after_position()),
       [auth, token](pqxx::connection& conn) {
         pqxx::read_transaction tx(conn);
         return auth->Require(tx, token, auth::PrincipalKind::kUser).id;
       },
-      [](const EventRow& row, v1::StreamEventsResponse* out) { ToProto(row, out); });
+      [keys, lifetime](pqxx::connection& conn, const std::string& owner, int64_t after, int limit,
+                       std::deque<v1::StreamEventsResponse>* out) {
+        pqxx::read_transaction tx(conn);
+        int64_t last = after;
+        auto rows = HostingRepository::Events(tx, owner, after, limit, lifetime, &last);
+        OpenBodies(tx, *keys, &rows);
+        for (const auto& row : rows) ToProto(row, &out->emplace_back());
+        return last;
+      });
 }
 
 grpc::ServerUnaryReactor* UserChatServiceImpl::AcknowledgeEvents(

@@ -7,16 +7,14 @@
 #include <memory>
 #include <mutex>
 
-#include "services/hosting/chats.h"
-#include "services/store/notify_hub.h"
-#include "services/hosting/repository.h"
 #include "services/rpc/status.h"
 #include "services/store/db_pool.h"
+#include "services/store/notify_hub.h"
 
-namespace bizrelay::hosting {
+namespace bizrelay::rpc {
 
-// A server stream of one owner's event log, from after a client-given position, that stays
-// open and follows new events as the hub wakes it.
+// A server stream of one owner's append-only log (positions increase per owner), from after a
+// client-given position, that stays open and follows new entries as the hub wakes it.
 //
 // Flow control: one write in flight; events are read from the database a page at a time and
 // the next page is read only when the current one is written, so a slow client holds at most
@@ -25,25 +23,27 @@ namespace bizrelay::hosting {
 // Lifetime: owned by itself through `self_` until gRPC calls OnDone; database tasks hold a
 // shared_ptr, so the object outlives any task in flight. Thread-safe.
 template <typename Response>
-class EventStream final : public grpc::ServerWriteReactor<Response>,
-                          public store::NotifySubscriber,
-                          public std::enable_shared_from_this<EventStream<Response>> {
+class LogStream final : public grpc::ServerWriteReactor<Response>,
+                        public store::NotifySubscriber,
+                        public std::enable_shared_from_this<LogStream<Response>> {
  public:
   // Resolves the caller on a database worker: the owner id of the log, or throws.
   using Authenticate = std::function<std::string(pqxx::connection&)>;
-  using Convert = std::function<void(const EventRow&, Response*)>;
+  // Reads up to `limit` entries of `owner` after position `after` on a database worker,
+  // appending them to `out` in order; returns the position of the last entry read (`after`
+  // if none), which may be past the last appended if some were skipped.
+  using Fetch = std::function<int64_t(pqxx::connection&, const std::string& owner, int64_t after,
+                                      int limit, std::deque<Response>* out)>;
 
   struct Params {
     store::DbPool* pool;
     store::NotifyHub* hub;
-    KeyRing* keys;
     int page_size;
-    int64_t default_lifetime;
     std::chrono::milliseconds call_timeout;
   };
 
-  static EventStream* Start(Params params, int64_t after, Authenticate auth, Convert convert) {
-    auto stream = std::shared_ptr<EventStream>(new EventStream(params, after, std::move(convert)));
+  static LogStream* Start(Params params, int64_t after, Authenticate auth, Fetch fetch) {
+    auto stream = std::shared_ptr<LogStream>(new LogStream(params, after, std::move(fetch)));
     stream->self_ = stream;
     stream->Begin(std::move(auth));
     return stream.get();
@@ -79,7 +79,7 @@ class EventStream final : public grpc::ServerWriteReactor<Response>,
 
   void OnDone() override {
     bool registered;
-    std::shared_ptr<EventStream> last;
+    std::shared_ptr<LogStream> last;
     {
       std::lock_guard lock(mu_);
       registered = registered_;
@@ -90,8 +90,8 @@ class EventStream final : public grpc::ServerWriteReactor<Response>,
   }
 
  private:
-  EventStream(Params params, int64_t after, Convert convert)
-      : params_(params), fetched_up_to_(after), convert_(std::move(convert)) {}
+  LogStream(Params params, int64_t after, Fetch fetch)
+      : params_(params), fetched_up_to_(after), fetch_(std::move(fetch)) {}
 
   void Begin(Authenticate auth) {
     auto self = this->shared_from_this();
@@ -142,21 +142,19 @@ class EventStream final : public grpc::ServerWriteReactor<Response>,
     int64_t after = fetched_up_to_;
     params_.pool->Submit(
         [self, after](pqxx::connection& conn) {
-          pqxx::read_transaction tx(conn);
-          auto rows = HostingRepository::Events(tx, self->owner_, after, self->params_.page_size,
-                                                self->params_.default_lifetime);
-          bool full = static_cast<int>(rows.size()) >= self->params_.page_size;
-          int64_t last = rows.empty() ? after : rows.back().position;
-          OpenBodies(tx, *self->params_.keys, &rows);
+          std::deque<Response> page;
+          int64_t last = self->fetch_(conn, self->owner_, after, self->params_.page_size, &page);
           std::lock_guard lock(self->mu_);
           self->fetching_ = false;
-          self->page_was_full_ = full;
-          self->fetched_up_to_ = std::max(self->fetched_up_to_, last);
-          for (const auto& row : rows) {
-            self->fetched_up_to_ = std::max(self->fetched_up_to_, row.position);
-            self->queue_.emplace_back();
-            self->convert_(row, &self->queue_.back());
+          self->page_was_full_ = last > after && page.size() > 0 &&
+                                 static_cast<int>(page.size()) >= self->params_.page_size;
+          // Entries skipped by the fetch (unreadable) still count as read: ask again.
+          if (last > after && static_cast<int>(page.size()) < self->params_.page_size &&
+              last - after >= self->params_.page_size) {
+            self->page_was_full_ = true;
           }
+          self->fetched_up_to_ = std::max(self->fetched_up_to_, last);
+          for (auto& r : page) self->queue_.push_back(std::move(r));
           self->MaybeWriteLocked();
           self->MaybeFetchLocked();
         },
@@ -182,7 +180,7 @@ class EventStream final : public grpc::ServerWriteReactor<Response>,
 
   const Params params_;
   std::mutex mu_;
-  std::shared_ptr<EventStream> self_;  // guarded by mu_; dropped in OnDone
+  std::shared_ptr<LogStream> self_;  // guarded by mu_; dropped in OnDone
   std::string owner_;                  // set once, before registered_
   bool registered_ = false;            // guarded by mu_
   int64_t fetched_up_to_;              // guarded by mu_
@@ -192,7 +190,7 @@ class EventStream final : public grpc::ServerWriteReactor<Response>,
   bool wake_pending_ = false;          // guarded by mu_
   bool page_was_full_ = false;         // guarded by mu_
   bool finished_ = false;              // guarded by mu_
-  const Convert convert_;
+  const Fetch fetch_;
 };
 
-}  // namespace bizrelay::hosting
+}  // namespace bizrelay::rpc

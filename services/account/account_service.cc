@@ -52,4 +52,33 @@ grpc::ServerUnaryReactor* AccountServiceImpl::GetProfile(grpc::CallbackServerCon
   });
 }
 
+grpc::ServerUnaryReactor* AccountServiceImpl::GetSendTokenKey(grpc::CallbackServerContext* ctx,
+                                                              const v1::GetSendTokenKeyRequest*,
+                                                              v1::GetSendTokenKeyResponse* response) {
+  response->set_key_id(issuer_key_id_);
+  response->set_public_key(issuer_->public_key().ToDer());
+  auto* reactor = ctx->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AccountServiceImpl::IssueSendTokens(
+    grpc::CallbackServerContext* ctx, const v1::IssueSendTokensRequest* request,
+    v1::IssueSendTokensResponse* response) {
+  auto token = rpc::BearerToken(ctx->client_metadata());
+  std::vector<std::string> blinded(request->blinded_messages().begin(),
+                                   request->blinded_messages().end());
+  return rpc::RunUnary(
+      ctx, env_, [&] { Accounts::CheckBlinded(blinded, issuer_->public_key()); },
+      [this, token, blinded, response](pqxx::connection& conn) {
+        pqxx::work tx(conn);
+        auto user = auth_->Require(tx, token, auth::PrincipalKind::kUser);
+        auto signatures =
+            Accounts::IssueSendTokens(tx, user.id, blinded, *issuer_, tokens_per_day_);
+        tx.commit();
+        response->set_key_id(issuer_key_id_);
+        for (auto& s : signatures) response->add_blind_signatures(std::move(s));
+      });
+}
+
 }  // namespace bizrelay::account

@@ -19,6 +19,37 @@ Accounts::Registered Accounts::Register(pqxx::transaction_base& tx,
   return {std::move(user), std::move(token)};
 }
 
+void Accounts::CheckBlinded(const std::vector<std::string>& blinded,
+                            const crypto::BlindRsaPublicKey& key) {
+  if (blinded.empty() || blinded.size() > kMaxTokensPerCall) {
+    throw InvalidField("blinded_messages",
+                       "send 1 to " + std::to_string(kMaxTokensPerCall) + " blinded messages");
+  }
+  for (const auto& b : blinded) {
+    if (b.size() != key.modulus_bytes()) {
+      throw InvalidField("blinded_messages", "a blinded message is as long as the key modulus");
+    }
+  }
+}
+
+std::vector<std::string> Accounts::IssueSendTokens(pqxx::transaction_base& tx,
+                                                   const std::string& user_id,
+                                                   const std::vector<std::string>& blinded,
+                                                   const crypto::BlindRsaPrivateKey& issuer,
+                                                   int per_day) {
+  CheckBlinded(blinded, issuer.public_key());
+  int issued = UserRepository::CountTokens(tx, user_id, static_cast<int>(blinded.size()));
+  if (issued > per_day) {
+    throw Error(ErrorCode::kResourceExhausted, "TOKEN_QUOTA_EXCEEDED",
+                "daily send-token quota reached (" + std::to_string(per_day) + ")",
+                {{"retry_delay_ms", "3600000"}});
+  }
+  std::vector<std::string> out;
+  out.reserve(blinded.size());
+  for (const auto& b : blinded) out.push_back(issuer.BlindSign(b));
+  return out;
+}
+
 UserRecord Accounts::Profile(pqxx::transaction_base& tx, const std::string& user_id) {
   auto user = UserRepository::Get(tx, user_id);
   if (!user) throw NotFound("user");

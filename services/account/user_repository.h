@@ -18,6 +18,8 @@ class UserRepository {
  public:
   static UserRecord Insert(pqxx::transaction_base& tx, const std::string& display_name);
   static std::optional<UserRecord> Get(pqxx::transaction_base& tx, const std::string& user_id);
+  // Adds `n` to the user's send tokens of today; returns today's total.
+  static int CountTokens(pqxx::transaction_base& tx, const std::string& user_id, int n);
 };
 
 }  // namespace bizrelay::account

@@ -18,6 +18,7 @@ struct Config {
 
   std::string listen_public;
   std::string listen_operator;
+  std::string listen_personal;
   bool reflection = true;
 
   bool tls_plaintext = false;
@@ -32,6 +33,19 @@ struct Config {
   int64_t database_statement_timeout_ms = 0;
   bool database_allow_unsafe_durability = false;
   std::string database_embedded_bin_dir;
+  std::string database_hosting_url;
+  std::string database_personal_url;
+  std::string database_hosting_role;
+  std::string database_personal_role;
+
+  std::string tokens_issuer_key_file;
+  int64_t tokens_per_day = 0;
+
+  int64_t personal_max_envelope_bytes = 0;
+  int64_t personal_max_mailbox_depth = 0;
+  int64_t personal_sends_per_mailbox_per_minute = 0;
+  int64_t personal_envelope_ttl_days = 0;
+  int64_t personal_max_streams_per_mailbox = 0;
 
   std::string operator_token_sha256;
   std::string operator_token_file;
@@ -70,7 +84,7 @@ struct Config {
 };
 
 // The roles a process can serve; "all" stands for every one.
-inline const std::vector<std::string> kRoles = {"hosting", "operator", "sweeper"};
+inline const std::vector<std::string> kRoles = {"hosting", "personal", "operator", "sweeper"};
 
 struct LoadResult {
   enum class Outcome { kOk, kHelp, kError } outcome = Outcome::kOk;

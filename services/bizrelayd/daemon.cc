@@ -13,6 +13,8 @@
 #include "services/hosting/business_service.h"
 #include "services/hosting/user_chat_service.h"
 #include "services/operator/operator_service.h"
+#include "services/personal/personal_relay_service.h"
+#include "services/personal/personal_sweeper.h"
 #include "services/platform/log.h"
 #include "services/platform/token.h"
 #include "services/store/durability.h"
@@ -37,6 +39,17 @@ std::string Trim(std::string s) {
   size_t start = 0;
   while (start < s.size() && std::isspace(static_cast<unsigned char>(s[start]))) ++start;
   return s.substr(start);
+}
+
+// The connection string of a path's database role: `explicit_url` if set, else `base` with
+// the role as user (libpq takes the last `user` given).
+std::string RoleConnInfo(const std::string& base, const std::string& role,
+                         const std::string& explicit_url) {
+  if (!explicit_url.empty()) return explicit_url;
+  if (base.starts_with("postgres://") || base.starts_with("postgresql://")) {
+    return base + (base.find('?') == std::string::npos ? "?" : "&") + "user=" + role;
+  }
+  return base + " user=" + role;
 }
 
 }  // namespace
@@ -112,6 +125,60 @@ std::unique_ptr<grpc::Server> Daemon::BuildServer(const std::string& address,
   return server;
 }
 
+std::unique_ptr<crypto::BlindRsaPrivateKey> Daemon::LoadTokenIssuer() {
+  std::string path = config_.tokens_issuer_key_file;
+  if (path.empty()) {
+    path = (fs::path(config_.data_dir) / "token_issuer.pem").string();
+    if (!fs::exists(path)) {
+      fs::create_directories(config_.data_dir);
+      std::ofstream(path) << crypto::BlindRsaPrivateKey::Generate(2048).ToPem();
+      fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write,
+                      fs::perm_options::replace);
+      spdlog::info("event=token_issuer_key_generated path={}", path);
+    }
+  }
+  auto key = std::make_unique<crypto::BlindRsaPrivateKey>(
+      crypto::BlindRsaPrivateKey::FromPem(ReadFile(path, "tokens.issuer_key_file")));
+  spdlog::info("event=token_issuer_key_loaded key_id={}",
+               crypto::BlindRsaKeyId(key->public_key()));
+  return key;
+}
+
+void Daemon::StartPersonal(const store::DbPoolOptions& base, const rpc::RpcEnv& hosting_env) {
+  std::string conninfo =
+      RoleConnInfo(base.conninfo, config_.database_personal_role, config_.database_personal_url);
+  store::DbPoolOptions options = base;
+  options.conninfo = conninfo;
+  options.application_name = "bizrelayd-personal";
+  personal_pool_ = std::make_unique<store::DbPool>(options);
+  personal_hub_ = std::make_unique<store::NotifyHub>(
+      conninfo, "bizrelay_personal", static_cast<int>(config_.personal_max_streams_per_mailbox));
+  personal_hub_->Start();
+  token_verifier_ = std::make_unique<personal::SendTokenVerifier>(token_issuer_->public_key());
+  double per_minute = static_cast<double>(config_.personal_sends_per_mailbox_per_minute);
+  personal_limiter_ = std::make_unique<RateLimiter>(per_minute / 60.0, per_minute);
+  personal::PersonalOptions p;
+  p.max_envelope_bytes = static_cast<size_t>(config_.personal_max_envelope_bytes);
+  p.max_mailbox_depth = static_cast<int>(config_.personal_max_mailbox_depth);
+  p.sends_per_mailbox_per_minute = static_cast<int>(config_.personal_sends_per_mailbox_per_minute);
+  p.envelope_ttl_days = static_cast<int>(config_.personal_envelope_ttl_days);
+  p.max_streams_per_mailbox = static_cast<int>(config_.personal_max_streams_per_mailbox);
+  personal_relay_ = std::make_unique<personal::PersonalRelay>(p, token_verifier_.get(),
+                                                              personal_limiter_.get());
+  rpc::RpcEnv env{.pool = personal_pool_.get(), .call_timeout = hosting_env.call_timeout};
+  auto health = std::make_unique<rpc::HealthService>();
+  auto relay = std::make_unique<personal::PersonalRelayServiceImpl>(env, personal_relay_.get(),
+                                                                    personal_hub_.get());
+  personal_server_ =
+      BuildServer(config_.listen_personal, {relay.get(), health.get()}, &personal_port_);
+  health->SetStatus("", ServingStatus::SERVING);
+  health->SetStatus("bizrelay.v1.PersonalRelayService", ServingStatus::SERVING);
+  spdlog::info("event=listening role=personal address={} port={}", config_.listen_personal,
+               personal_port_);
+  services_.push_back(std::move(relay));
+  health_.push_back(std::move(health));
+}
+
 std::unique_ptr<hosting::KeyRing> Daemon::LoadKeyRing(pqxx::connection& conn) {
   hosting::MasterKey current;
   if (!config_.crypto_master_key_hex.empty()) {
@@ -151,7 +218,9 @@ std::unique_ptr<hosting::KeyRing> Daemon::LoadKeyRing(pqxx::connection& conn) {
 
 void Daemon::WriteReadyFile() const {
   if (config_.ready_file.empty()) return;
-  nlohmann::json ready = {{"public_port", public_port_}, {"operator_port", operator_port_}};
+  nlohmann::json ready = {{"public_port", public_port_},
+                          {"operator_port", operator_port_},
+                          {"personal_port", personal_port_}};
   std::string tmp = config_.ready_file + ".tmp";
   std::ofstream(tmp) << ready.dump() << "\n";
   fs::rename(tmp, config_.ready_file);
@@ -181,6 +250,12 @@ void Daemon::Start() {
     store::ApplyMigrations(*conn, store::migration_files());
     keys_ = LoadKeyRing(*conn);
   }
+  token_issuer_ = LoadTokenIssuer();
+  // From here on each path connects as its own database role.
+  std::string admin_conninfo = conninfo;
+  conninfo = RoleConnInfo(admin_conninfo, config_.database_hosting_role,
+                          config_.database_hosting_url);
+  pool_options.conninfo = conninfo;
   pool_ = std::make_unique<store::DbPool>(pool_options);
   auth_ = std::make_unique<auth::Authenticator>(ResolveOperatorTokenHash());
   registrations_ = std::make_unique<RateLimiter>(
@@ -223,8 +298,9 @@ void Daemon::Start() {
                              .send_limiter = send_limiter_.get()};
 
     auto health = std::make_unique<rpc::HealthService>();
-    auto accounts =
-        std::make_unique<account::AccountServiceImpl>(env, auth_.get(), registrations_.get());
+    auto accounts = std::make_unique<account::AccountServiceImpl>(
+        env, auth_.get(), registrations_.get(), token_issuer_.get(),
+        static_cast<int>(config_.tokens_per_day));
     auto user_chats = std::make_unique<hosting::UserChatServiceImpl>(henv);
     auto business = std::make_unique<hosting::BusinessServiceImpl>(henv);
     public_server_ = BuildServer(config_.listen_public,
@@ -253,11 +329,30 @@ void Daemon::Start() {
     services_.push_back(std::move(ops));
     health_.push_back(std::move(health));
   }
+  if (config_.HasRole("personal")) StartPersonal(pool_options, env);
   if (config_.HasRole("sweeper")) {
     sweeper_ = std::make_unique<hosting::Sweeper>(
         conninfo, std::chrono::milliseconds(config_.retention_sweep_interval_ms),
         static_cast<int>(config_.retention_sweep_batch), config_.retention_max_seconds);
     sweeper_->Start();
+    std::string personal_conninfo = RoleConnInfo(
+        admin_conninfo, config_.database_personal_role, config_.database_personal_url);
+    std::vector<std::string> accepted = {crypto::BlindRsaKeyId(token_issuer_->public_key())};
+    personal_sweeper_ = std::thread([this, personal_conninfo, accepted] {
+      auto interval = std::chrono::milliseconds(config_.retention_sweep_interval_ms);
+      while (true) {
+        try {
+          int n = personal::SweepPersonal(personal_conninfo,
+                                          static_cast<int>(config_.retention_sweep_batch),
+                                          accepted);
+          if (n > 0) spdlog::info("event=personal_sweep deleted={}", n);
+        } catch (const std::exception& e) {
+          spdlog::warn("event=personal_sweep_failed error=\"{}\"", e.what());
+        }
+        std::unique_lock lock(sweep_mu_);
+        if (sweep_cv_.wait_for(lock, interval, [this] { return sweep_stop_; })) return;
+      }
+    });
     spdlog::info("event=sweeper_started interval_ms={}", config_.retention_sweep_interval_ms);
   }
   WriteReadyFile();
@@ -271,15 +366,23 @@ void Daemon::Stop() {
   for (auto& h : health_) h->Shutdown();
   // Open event streams end now (UNAVAILABLE) so clients reconnect to another instance.
   if (hub_) hub_->Stop();
+  if (personal_hub_) personal_hub_->Stop();
   auto deadline =
       std::chrono::system_clock::now() + std::chrono::milliseconds(config_.shutdown_grace_ms);
   // Shutdown refuses new calls at once and cancels what is still running at the deadline.
   std::vector<std::thread> stoppers;
-  for (auto* server : {public_server_.get(), operator_server_.get()}) {
+  for (auto* server : {public_server_.get(), operator_server_.get(), personal_server_.get()}) {
     if (server != nullptr) stoppers.emplace_back([server, deadline] { server->Shutdown(deadline); });
   }
   for (auto& t : stoppers) t.join();
   if (sweeper_) sweeper_->Stop();
+  {
+    std::lock_guard lock(sweep_mu_);
+    sweep_stop_ = true;
+  }
+  sweep_cv_.notify_all();
+  if (personal_sweeper_.joinable()) personal_sweeper_.join();
+  if (personal_pool_) personal_pool_->Stop();
   if (writer_pool_) writer_pool_->Stop();
   if (pool_) pool_->Stop();
   if (embedded_) embedded_->Stop();

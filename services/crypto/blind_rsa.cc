@@ -487,4 +487,8 @@ BlindingResult BlindWithInverse(const BlindRsaPublicKey& key, std::string_view p
 }
 
 }  // namespace internal
+std::string BlindRsaKeyId(const BlindRsaPublicKey& key) {
+  return ToHex(Sha256(key.ToDer()).substr(0, 8));
+}
+
 }  // namespace bizrelay::crypto

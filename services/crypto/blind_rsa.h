@@ -135,6 +135,10 @@ class BlindRsaPrivateKey {
   BlindRsaPublicKey public_key_;
 };
 
+// A short public id of an issuer key: hex of the first 8 bytes of the SHA-256 of its DER
+// SubjectPublicKeyInfo. Tokens name the key that signed them by this id.
+std::string BlindRsaKeyId(const BlindRsaPublicKey& key);
+
 namespace internal {
 
 // EMSA-PSS-ENCODE (RFC 8017 section 9.1.1) with SHA-384, MGF1-SHA-384 and the given salt, for

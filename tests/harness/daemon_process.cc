@@ -50,6 +50,8 @@ DaemonProcess::DaemonProcess(Options options) : options_(std::move(options)) {
                                    "127.0.0.1:0",
                                    "--listen-operator",
                                    "127.0.0.1:0",
+                                   "--listen-personal",
+                                   "127.0.0.1:0",
                                    "--ready-file",
                                    (data_dir_ / "ready.json").string(),
                                    "--log-level",
@@ -105,6 +107,7 @@ bool DaemonProcess::WaitReady() {
       auto j = nlohmann::json::parse(Slurp(ready));
       public_port_ = j.at("public_port").get<int>();
       operator_port_ = j.at("operator_port").get<int>();
+      personal_port_ = j.at("personal_port").get<int>();
       return true;
     }
     if (pid_ <= 0) return false;
@@ -156,6 +159,11 @@ std::string DaemonProcess::OperatorToken() const {
 
 std::shared_ptr<grpc::Channel> DaemonProcess::PublicChannel() const {
   return grpc::CreateChannel("127.0.0.1:" + std::to_string(public_port_),
+                             grpc::InsecureChannelCredentials());
+}
+
+std::shared_ptr<grpc::Channel> DaemonProcess::PersonalChannel() const {
+  return grpc::CreateChannel("127.0.0.1:" + std::to_string(personal_port_),
                              grpc::InsecureChannelCredentials());
 }
 

@@ -39,6 +39,7 @@ class DaemonProcess {
 
   int public_port() const { return public_port_; }
   int operator_port() const { return operator_port_; }
+  int personal_port() const { return personal_port_; }
   const std::filesystem::path& data_dir() const { return data_dir_; }
   std::filesystem::path log_path() const { return data_dir_ / "bizrelayd.log"; }
   std::string Log() const;
@@ -46,6 +47,7 @@ class DaemonProcess {
 
   std::shared_ptr<grpc::Channel> PublicChannel() const;
   std::shared_ptr<grpc::Channel> OperatorChannel() const;
+  std::shared_ptr<grpc::Channel> PersonalChannel() const;
 
  private:
   Options options_;
@@ -54,6 +56,7 @@ class DaemonProcess {
   int exit_code_ = -1;
   int public_port_ = 0;
   int operator_port_ = 0;
+  int personal_port_ = 0;
 };
 
 // Adds `authorization: Bearer <token>` to a client context.

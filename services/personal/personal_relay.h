@@ -1,0 +1,82 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "services/personal/personal_repository.h"
+#include "services/personal/send_token.h"
+#include "services/platform/rate_limiter.h"
+
+namespace bizrelay::personal {
+
+struct PersonalOptions {
+  size_t max_envelope_bytes = 64 * 1024;
+  // Envelopes held per mailbox before senders get RESOURCE_EXHAUSTED.
+  int max_mailbox_depth = 1000;
+  int sends_per_mailbox_per_minute = 120;
+  // Unacknowledged envelopes are deleted after this many days.
+  int envelope_ttl_days = 30;
+  int max_prekeys = 200;
+  int max_prekeys_per_publish = 100;
+  int max_streams_per_mailbox = 4;
+  int stream_page = 100;
+};
+
+struct SendTokenInput {
+  std::string message, signature, key_id;
+};
+
+struct PublishedKeys {
+  std::string identity_key, signed_prekey, signed_prekey_signature;
+  int64_t signed_prekey_id = 0;
+  std::vector<Prekey> one_time_prekeys;
+};
+
+// The rules of the personal relay. It never learns who sends: a send is accepted on a valid,
+// unspent anonymous token and the access key the recipient handed out. A wrong access key
+// and an unknown mailbox give the same NOT_FOUND. Runs in the caller's transaction (as the
+// personal database role). Thread-safe.
+class PersonalRelay {
+ public:
+  PersonalRelay(const PersonalOptions& options, const SendTokenVerifier* tokens,
+                RateLimiter* sends_per_mailbox)
+      : options_(options), tokens_(tokens), sends_(sends_per_mailbox) {}
+
+  struct Created {
+    std::string mailbox_id, owner_secret;
+  };
+  // Checks done before any database work (INVALID_ARGUMENT, PERMISSION_DENIED).
+  void CheckToken(const SendTokenInput& token) const;
+  void CheckAccessKey(const std::string& access_key) const;
+  void CheckEnvelope(const std::string& ciphertext) const;
+  void CheckKeys(const PublishedKeys& keys) const;
+
+  Created CreateMailbox(pqxx::transaction_base& tx, const SendTokenInput& token,
+                        const std::string& access_key) const;
+  // The mailbox of an owner secret; UNAUTHENTICATED if none.
+  std::string Authenticate(pqxx::transaction_base& tx, const std::string& owner_secret) const;
+  int PublishKeys(pqxx::transaction_base& tx, const std::string& mailbox_id,
+                  const PublishedKeys& keys) const;
+  int PrekeyCount(pqxx::transaction_base& tx, const std::string& mailbox_id) const;
+  Bundle FetchBundle(pqxx::transaction_base& tx, const std::string& mailbox_id,
+                     const std::string& access_key) const;
+  void SendSealed(pqxx::transaction_base& tx, const std::string& mailbox_id,
+                  const std::string& access_key, const SendTokenInput& token,
+                  const std::string& ciphertext) const;
+  int Acknowledge(pqxx::transaction_base& tx, const std::string& mailbox_id, int64_t up_to) const;
+
+  const PersonalOptions& options() const { return options_; }
+
+ private:
+  // NOT_FOUND unless `access_key` opens the mailbox; compares in constant time, against a
+  // dummy hash for unknown mailboxes.
+  void CheckAccess(pqxx::transaction_base& tx, const std::string& mailbox_id,
+                   const std::string& access_key) const;
+  void Spend(pqxx::transaction_base& tx, const SendTokenInput& token) const;
+
+  const PersonalOptions options_;
+  const SendTokenVerifier* const tokens_;
+  RateLimiter* const sends_;
+};
+
+}  // namespace bizrelay::personal

@@ -1,0 +1,150 @@
+#include "services/personal/personal_relay_service.h"
+
+#include "services/platform/error.h"
+#include "services/rpc/bearer.h"
+#include "services/rpc/log_stream.h"
+
+namespace bizrelay::personal {
+namespace {
+
+SendTokenInput TokenOf(const v1::SendToken& t) { return {t.message(), t.signature(), t.key_id()}; }
+
+Error NoSecret() {
+  return Error(ErrorCode::kUnauthenticated, "UNAUTHENTICATED", "unknown mailbox secret");
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* PersonalRelayServiceImpl::AsOwner(
+    grpc::CallbackServerContext* ctx,
+    std::function<void(pqxx::transaction_base&, const std::string&)> work) {
+  auto secret = rpc::BearerToken(ctx->client_metadata());
+  return rpc::RunUnary(
+      ctx, env_,
+      [&] {
+        if (!secret) throw NoSecret();
+      },
+      [this, secret, work = std::move(work)](pqxx::connection& conn) {
+        pqxx::work tx(conn);
+        work(tx, relay_->Authenticate(tx, *secret));
+        tx.commit();
+      });
+}
+
+grpc::ServerUnaryReactor* PersonalRelayServiceImpl::CreateMailbox(
+    grpc::CallbackServerContext* ctx, const v1::CreateMailboxRequest* request,
+    v1::CreateMailboxResponse* response) {
+  SendTokenInput token = TokenOf(request->token());
+  std::string access = request->access_key();
+  return rpc::RunUnary(
+      ctx, env_,
+      [&] {
+        relay_->CheckAccessKey(access);
+        relay_->CheckToken(token);
+      },
+      [this, token, access, response](pqxx::connection& conn) {
+        pqxx::work tx(conn);
+        auto created = relay_->CreateMailbox(tx, token, access);
+        tx.commit();
+        response->set_mailbox_id(created.mailbox_id);
+        response->set_owner_secret(created.owner_secret);
+      });
+}
+
+grpc::ServerUnaryReactor* PersonalRelayServiceImpl::PublishKeys(
+    grpc::CallbackServerContext* ctx, const v1::PublishKeysRequest* request,
+    v1::PublishKeysResponse* response) {
+  PublishedKeys keys{request->identity_key(), request->signed_prekey(),
+                     request->signed_prekey_signature(), request->signed_prekey_id(), {}};
+  for (const auto& p : request->one_time_prekeys()) {
+    keys.one_time_prekeys.push_back({p.prekey_id(), p.public_key()});
+  }
+  return AsOwner(ctx, [this, keys, response](auto& tx, const std::string& mailbox) {
+    response->set_one_time_prekeys_left(relay_->PublishKeys(tx, mailbox, keys));
+  });
+}
+
+grpc::ServerUnaryReactor* PersonalRelayServiceImpl::GetPrekeyCount(
+    grpc::CallbackServerContext* ctx, const v1::GetPrekeyCountRequest*,
+    v1::GetPrekeyCountResponse* response) {
+  return AsOwner(ctx, [this, response](auto& tx, const std::string& mailbox) {
+    response->set_one_time_prekeys_left(relay_->PrekeyCount(tx, mailbox));
+  });
+}
+
+grpc::ServerUnaryReactor* PersonalRelayServiceImpl::FetchBundle(
+    grpc::CallbackServerContext* ctx, const v1::FetchBundleRequest* request,
+    v1::FetchBundleResponse* response) {
+  return rpc::RunUnary(
+      ctx, env_, nullptr,
+      [this, id = request->mailbox_id(), access = request->access_key(),
+       response](pqxx::connection& conn) {
+        pqxx::work tx(conn);
+        Bundle b = relay_->FetchBundle(tx, id, access);
+        tx.commit();
+        response->set_identity_key(b.identity_key);
+        response->set_signed_prekey(b.signed_prekey);
+        response->set_signed_prekey_signature(b.signed_prekey_signature);
+        response->set_signed_prekey_id(b.signed_prekey_id);
+        if (b.one_time_prekey) {
+          response->mutable_one_time_prekey()->set_prekey_id(b.one_time_prekey->id);
+          response->mutable_one_time_prekey()->set_public_key(b.one_time_prekey->public_key);
+        }
+      });
+}
+
+grpc::ServerUnaryReactor* PersonalRelayServiceImpl::SendSealed(
+    grpc::CallbackServerContext* ctx, const v1::SendSealedRequest* request,
+    v1::SendSealedResponse*) {
+  SendTokenInput token = TokenOf(request->token());
+  // The request (with the ciphertext) outlives the call; no copy is needed until the worker.
+  return rpc::RunUnary(
+      ctx, env_,
+      [&] {
+        relay_->CheckEnvelope(request->ciphertext());
+        relay_->CheckToken(token);
+      },
+      [this, token, request](pqxx::connection& conn) {
+        pqxx::work tx(conn);
+        relay_->SendSealed(tx, request->mailbox_id(), request->access_key(), token,
+                           request->ciphertext());
+        tx.commit();
+      });
+}
+
+grpc::ServerWriteReactor<v1::StreamMailboxResponse>* PersonalRelayServiceImpl::StreamMailbox(
+    grpc::CallbackServerContext* ctx, const v1::StreamMailboxRequest* request) {
+  auto secret = rpc::BearerToken(ctx->client_metadata());
+  const PersonalRelay* relay = relay_;
+  return rpc::LogStream<v1::StreamMailboxResponse>::Start(
+      {env_.pool, hub_, relay_->options().stream_page, env_.call_timeout},
+      std::max<int64_t>(0, request->after_sequence()),
+      [relay, secret](pqxx::connection& conn) {
+        if (!secret) throw NoSecret();
+        pqxx::read_transaction tx(conn);
+        return relay->Authenticate(tx, *secret);
+      },
+      [](pqxx::connection& conn, const std::string& mailbox, int64_t after, int limit,
+         std::deque<v1::StreamMailboxResponse>* out) {
+        pqxx::read_transaction tx(conn);
+        int64_t last = after;
+        for (auto& e : PersonalRepository::Envelopes(tx, mailbox, after, limit)) {
+          auto& r = out->emplace_back();
+          r.set_sequence(e.seq);
+          r.set_ciphertext(std::move(e.ciphertext));
+          last = e.seq;
+        }
+        return last;
+      });
+}
+
+grpc::ServerUnaryReactor* PersonalRelayServiceImpl::AcknowledgeEnvelopes(
+    grpc::CallbackServerContext* ctx, const v1::AcknowledgeEnvelopesRequest* request,
+    v1::AcknowledgeEnvelopesResponse* response) {
+  return AsOwner(ctx, [this, up_to = request->up_to_sequence(), response](
+                          auto& tx, const std::string& mailbox) {
+    response->set_deleted(relay_->Acknowledge(tx, mailbox, up_to));
+  });
+}
+
+}  // namespace bizrelay::personal

@@ -1,0 +1,49 @@
+#pragma once
+
+#include "bizrelay/v1/personal_relay_service.grpc.pb.h"
+#include "services/personal/personal_relay.h"
+#include "services/rpc/unary.h"
+#include "services/store/notify_hub.h"
+
+namespace bizrelay::personal {
+
+// gRPC glue for bizrelay.v1.PersonalRelayService. It logs nothing about calls: no mailbox,
+// no peer address, no token.
+class PersonalRelayServiceImpl final : public v1::PersonalRelayService::CallbackService {
+ public:
+  PersonalRelayServiceImpl(rpc::RpcEnv env, const PersonalRelay* relay, store::NotifyHub* hub)
+      : env_(env), relay_(relay), hub_(hub) {}
+
+  grpc::ServerUnaryReactor* CreateMailbox(grpc::CallbackServerContext* ctx,
+                                          const v1::CreateMailboxRequest* request,
+                                          v1::CreateMailboxResponse* response) override;
+  grpc::ServerUnaryReactor* PublishKeys(grpc::CallbackServerContext* ctx,
+                                        const v1::PublishKeysRequest* request,
+                                        v1::PublishKeysResponse* response) override;
+  grpc::ServerUnaryReactor* GetPrekeyCount(grpc::CallbackServerContext* ctx,
+                                           const v1::GetPrekeyCountRequest* request,
+                                           v1::GetPrekeyCountResponse* response) override;
+  grpc::ServerUnaryReactor* FetchBundle(grpc::CallbackServerContext* ctx,
+                                        const v1::FetchBundleRequest* request,
+                                        v1::FetchBundleResponse* response) override;
+  grpc::ServerUnaryReactor* SendSealed(grpc::CallbackServerContext* ctx,
+                                       const v1::SendSealedRequest* request,
+                                       v1::SendSealedResponse* response) override;
+  grpc::ServerWriteReactor<v1::StreamMailboxResponse>* StreamMailbox(
+      grpc::CallbackServerContext* ctx, const v1::StreamMailboxRequest* request) override;
+  grpc::ServerUnaryReactor* AcknowledgeEnvelopes(
+      grpc::CallbackServerContext* ctx, const v1::AcknowledgeEnvelopesRequest* request,
+      v1::AcknowledgeEnvelopesResponse* response) override;
+
+ private:
+  // Runs `work(tx, mailbox_id)` for the mailbox whose owner secret is the bearer token.
+  grpc::ServerUnaryReactor* AsOwner(
+      grpc::CallbackServerContext* ctx,
+      std::function<void(pqxx::transaction_base&, const std::string&)> work);
+
+  const rpc::RpcEnv env_;
+  const PersonalRelay* const relay_;
+  store::NotifyHub* const hub_;
+};
+
+}  // namespace bizrelay::personal

@@ -1,0 +1,146 @@
+#include "services/personal/personal_repository.h"
+
+namespace bizrelay::personal {
+namespace {
+
+constexpr const char* kCreate =
+    "INSERT INTO personal.mailboxes (owner_secret_hash, access_key_hash) VALUES ($1, $2) "
+    "RETURNING mailbox_id::text";
+constexpr const char* kOwner =
+    "SELECT mailbox_id::text FROM personal.mailboxes WHERE owner_secret_hash = $1";
+constexpr const char* kAccess =
+    "SELECT access_key_hash FROM personal.mailboxes WHERE mailbox_id = $1::uuid";
+constexpr const char* kIdentity =
+    "SELECT identity_key FROM personal.mailboxes WHERE mailbox_id = $1::uuid "
+    "AND identity_key IS NOT NULL";
+constexpr const char* kSetKeys =
+    "UPDATE personal.mailboxes SET identity_key = $2, signed_prekey = $3, "
+    "  signed_prekey_signature = $4, signed_prekey_id = $5 WHERE mailbox_id = $1::uuid";
+constexpr const char* kAddPrekey =
+    "INSERT INTO personal.prekeys (mailbox_id, prekey_id, public_key) VALUES ($1::uuid, $2, $3) "
+    "ON CONFLICT DO NOTHING";
+constexpr const char* kPrekeyCount =
+    "SELECT count(*) FROM personal.prekeys WHERE mailbox_id = $1::uuid";
+constexpr const char* kBundle =
+    "SELECT identity_key, signed_prekey, signed_prekey_signature, signed_prekey_id "
+    "FROM personal.mailboxes WHERE mailbox_id = $1::uuid AND identity_key IS NOT NULL";
+constexpr const char* kTakePrekey =
+    "DELETE FROM personal.prekeys WHERE (mailbox_id, prekey_id) = ("
+    "  SELECT mailbox_id, prekey_id FROM personal.prekeys WHERE mailbox_id = $1::uuid "
+    "  ORDER BY prekey_id LIMIT 1 FOR UPDATE SKIP LOCKED) "
+    "RETURNING prekey_id, public_key";
+constexpr const char* kSpend =
+    "INSERT INTO personal.spent_tokens (token_hash, key_id) VALUES ($1, $2) "
+    "ON CONFLICT DO NOTHING";
+constexpr const char* kDepth =
+    "SELECT count(*) FROM (SELECT 1 FROM personal.envelopes WHERE mailbox_id = $1::uuid "
+    "LIMIT $2) s";
+constexpr const char* kNextSeq =
+    "UPDATE personal.mailboxes SET next_seq = next_seq + 1 WHERE mailbox_id = $1::uuid "
+    "RETURNING next_seq";
+constexpr const char* kStore =
+    "INSERT INTO personal.envelopes (mailbox_id, seq, ciphertext, expires_day) "
+    "VALUES ($1::uuid, $2, $3, current_date + $4::integer)";
+constexpr const char* kNotify = "SELECT pg_notify('bizrelay_personal', $1)";
+constexpr const char* kEnvelopes =
+    "SELECT seq, ciphertext FROM personal.envelopes "
+    "WHERE mailbox_id = $1::uuid AND seq > $2 AND expires_day >= current_date "
+    "ORDER BY seq LIMIT $3";
+constexpr const char* kDeleteUpTo =
+    "DELETE FROM personal.envelopes WHERE mailbox_id = $1::uuid AND seq <= $2";
+
+std::string Bytes(const pqxx::field& f) { return pqxx::binarystring(f).str(); }
+
+}  // namespace
+
+std::string PersonalRepository::CreateMailbox(pqxx::transaction_base& tx,
+                                              const std::string& owner_hash,
+                                              const std::string& access_hash) {
+  return tx.exec_params1(kCreate, pqxx::binarystring(owner_hash), pqxx::binarystring(access_hash))[0]
+      .as<std::string>();
+}
+
+std::optional<std::string> PersonalRepository::MailboxOfOwner(pqxx::transaction_base& tx,
+                                                              const std::string& owner_hash) {
+  auto rows = tx.exec_params(kOwner, pqxx::binarystring(owner_hash));
+  if (rows.empty()) return std::nullopt;
+  return rows[0][0].as<std::string>();
+}
+
+std::optional<std::string> PersonalRepository::AccessHash(pqxx::transaction_base& tx,
+                                                          const std::string& mailbox_id) {
+  auto rows = tx.exec_params(kAccess, mailbox_id);
+  if (rows.empty()) return std::nullopt;
+  return Bytes(rows[0][0]);
+}
+
+std::optional<std::string> PersonalRepository::IdentityKey(pqxx::transaction_base& tx,
+                                                           const std::string& mailbox_id) {
+  auto rows = tx.exec_params(kIdentity, mailbox_id);
+  if (rows.empty()) return std::nullopt;
+  return Bytes(rows[0][0]);
+}
+
+void PersonalRepository::SetKeys(pqxx::transaction_base& tx, const std::string& mailbox_id,
+                                 const std::string& identity_key,
+                                 const std::string& signed_prekey, const std::string& signature,
+                                 int64_t signed_prekey_id) {
+  tx.exec_params0(kSetKeys, mailbox_id, pqxx::binarystring(identity_key),
+                  pqxx::binarystring(signed_prekey), pqxx::binarystring(signature),
+                  signed_prekey_id);
+}
+
+void PersonalRepository::AddPrekeys(pqxx::transaction_base& tx, const std::string& mailbox_id,
+                                    const std::vector<Prekey>& prekeys) {
+  for (const auto& p : prekeys) {
+    tx.exec_params0(kAddPrekey, mailbox_id, p.id, pqxx::binarystring(p.public_key));
+  }
+}
+
+int PersonalRepository::PrekeyCount(pqxx::transaction_base& tx, const std::string& mailbox_id) {
+  return tx.exec_params1(kPrekeyCount, mailbox_id)[0].as<int>();
+}
+
+std::optional<Bundle> PersonalRepository::TakeBundle(pqxx::transaction_base& tx,
+                                                     const std::string& mailbox_id) {
+  auto rows = tx.exec_params(kBundle, mailbox_id);
+  if (rows.empty()) return std::nullopt;
+  Bundle b{Bytes(rows[0][0]), Bytes(rows[0][1]), Bytes(rows[0][2]), rows[0][3].as<int64_t>(), {}};
+  auto pre = tx.exec_params(kTakePrekey, mailbox_id);
+  if (!pre.empty()) b.one_time_prekey = Prekey{pre[0][0].as<int64_t>(), Bytes(pre[0][1])};
+  return b;
+}
+
+bool PersonalRepository::SpendToken(pqxx::transaction_base& tx, const std::string& token_hash,
+                                    const std::string& key_id) {
+  return tx.exec_params0(kSpend, pqxx::binarystring(token_hash), key_id).affected_rows() == 1;
+}
+
+int PersonalRepository::Depth(pqxx::transaction_base& tx, const std::string& mailbox_id,
+                              int cap) {
+  return tx.exec_params1(kDepth, mailbox_id, cap)[0].as<int>();
+}
+
+void PersonalRepository::StoreEnvelope(pqxx::transaction_base& tx, const std::string& mailbox_id,
+                                       const std::string& ciphertext, int ttl_days) {
+  int64_t seq = tx.exec_params1(kNextSeq, mailbox_id)[0].as<int64_t>();
+  tx.exec_params0(kStore, mailbox_id, seq, pqxx::binarystring(ciphertext), ttl_days);
+  tx.exec_params(kNotify, mailbox_id);
+}
+
+std::vector<Envelope> PersonalRepository::Envelopes(pqxx::transaction_base& tx,
+                                                    const std::string& mailbox_id, int64_t after,
+                                                    int limit) {
+  std::vector<Envelope> out;
+  for (const auto& r : tx.exec_params(kEnvelopes, mailbox_id, after, limit)) {
+    out.push_back({r[0].as<int64_t>(), Bytes(r[1])});
+  }
+  return out;
+}
+
+int PersonalRepository::DeleteUpTo(pqxx::transaction_base& tx, const std::string& mailbox_id,
+                                   int64_t up_to) {
+  return static_cast<int>(tx.exec_params0(kDeleteUpTo, mailbox_id, up_to).affected_rows());
+}
+
+}  // namespace bizrelay::personal

@@ -92,16 +92,7 @@ void OffboardBusiness(pqxx::transaction_base& tx, KeyRing& keys, const std::stri
 
 void AppendStatusEvents(pqxx::transaction_base& tx, const std::vector<StatusChange>& changes,
                         MessageStatus status) {
-  std::map<std::string, std::vector<const StatusChange*>> by_owner;
-  for (const auto& c : changes) by_owner[c.notify_owner].push_back(&c);
-  for (const auto& [owner, list] : by_owner) {
-    int64_t pos =
-        HostingRepository::TakePositions(tx, owner, static_cast<int64_t>(list.size()));
-    for (const StatusChange* c : list) {
-      HostingRepository::InsertEvent(tx, owner, pos++, EventKind::kStatus, c->conversation_id,
-                                     c->message_id, static_cast<int>(status), 0);
-    }
-  }
+  HostingRepository::AppendStatusEvents(tx, changes, static_cast<int>(status));
 }
 
 // ---- UserChats ----

@@ -1,5 +1,8 @@
 #include "services/hosting/repository.h"
 
+#include <algorithm>
+#include <map>
+
 #include "services/hosting/keyring.h"
 #include "services/platform/token.h"
 
@@ -186,7 +189,7 @@ constexpr const char* kEvents =
     "WHERE e.owner_id = $1::uuid AND e.position > $2 ORDER BY e.position LIMIT $3";
 
 constexpr const char* kAckedPosition =
-    "SELECT coalesce((SELECT acked_position FROM hosting.mailbox_heads WHERE owner_id = $1::uuid), 0)";
+    "SELECT coalesce((SELECT acked_position FROM hosting.mailbox_acks WHERE owner_id = $1::uuid), 0)";
 
 // Delivered: the messages behind message events the owner now acknowledges. The other side of
 // each is the sender: the business for user-owned logs and the user for business-owned ones.
@@ -196,14 +199,16 @@ constexpr const char* kDeliver =
     "  AND m.message_id = e.message_id AND m.status < 2 AND c.conversation_id = m.conversation_id "
     "RETURNING m.message_id::text, m.conversation_id::text, "
     "  CASE WHEN m.direction = 1 THEN c.user_id ELSE c.business_id END::text";
+// Never past the last position written, never backwards.
 constexpr const char* kAdvanceAck =
-    "UPDATE hosting.mailbox_heads SET acked_position = greatest(acked_position, least($2, last_position)) "
-    "WHERE owner_id = $1::uuid RETURNING acked_position";
-constexpr const char* kLockCounterpartyHeads =
-    "SELECT hosting.take_positions(b, 0) FROM ("
-    "  SELECT DISTINCT c.business_id AS b FROM hosting.events e "
-    "  JOIN hosting.conversations c ON c.conversation_id = e.conversation_id "
-    "  WHERE e.owner_id = $1::uuid AND e.position <= $2 AND e.kind = 1 ORDER BY 1) s";
+    "INSERT INTO hosting.mailbox_acks AS a (owner_id, acked_position) "
+    "VALUES ($1::uuid, least($2, coalesce((SELECT last_position FROM hosting.mailbox_heads "
+    "                                       WHERE owner_id = $1::uuid), 0))) "
+    "ON CONFLICT (owner_id) DO UPDATE SET acked_position = "
+    "  greatest(a.acked_position, excluded.acked_position) "
+    "RETURNING acked_position";
+constexpr const char* kAppendStatusEvents =
+    "SELECT hosting.append_status_events($1::uuid[], $2::uuid[], $3::uuid[], $4::smallint)";
 constexpr const char* kDropAcked =
     "DELETE FROM hosting.events WHERE owner_id = $1::uuid AND position <= $2";
 
@@ -483,6 +488,23 @@ std::vector<PostResult> HostingRepository::PostUserMessages(pqxx::transaction_ba
     }
   }
   if (found.empty()) return results;
+  // Positions and sequence numbers follow the order in which sends were submitted.
+  std::sort(found.begin(), found.end());
+
+  // A key repeated inside the batch is sent once; the repeats are answered like retries.
+  std::map<std::pair<std::string, std::string>, size_t> first_of;
+  std::vector<std::pair<size_t, size_t>> repeats;  // (item, its first occurrence)
+  std::vector<size_t> unique;
+  for (size_t idx : found) {
+    auto [it, inserted] =
+        first_of.try_emplace({conversations[idx], items[idx].idempotency_key}, idx);
+    if (inserted) {
+      unique.push_back(idx);
+    } else {
+      repeats.emplace_back(idx, it->second);
+    }
+  }
+  found = unique;
 
   // Step 2: seal each body with its business's data key and store.
   std::vector<std::string> convs, bizs, ids, idem, bodies, hashes;
@@ -513,9 +535,23 @@ std::vector<PostResult> HostingRepository::PostUserMessages(pqxx::transaction_ba
   for (const auto& r : rows) {
     PostResult& out = results.at(found.at(r[0].as<size_t>()));
     out.outcome = static_cast<PostOutcome>(r[1].as<int>());
+    if (r[2].is_null()) continue;
     out.message.message_id = r[2].as<std::string>();
     out.message.status = static_cast<MessageStatus>(r[3].as<int>());
     out.message.created_unix_micros = r[4].as<int64_t>();
+  }
+  for (auto [idx, first] : repeats) {
+    const PostResult& original = results[first];
+    bool stored = original.outcome == PostOutcome::kStored ||
+                  original.outcome == PostOutcome::kReplayed;
+    if (!stored) {
+      results[idx].outcome = original.outcome;
+    } else if (items[idx].request_hash == items[first].request_hash) {
+      results[idx] = original;
+      results[idx].outcome = PostOutcome::kReplayed;
+    } else {
+      results[idx].outcome = PostOutcome::kKeyReused;
+    }
   }
   return results;
 }
@@ -626,6 +662,20 @@ std::vector<EventRow> HostingRepository::Events(pqxx::transaction_base& tx,
   return out;
 }
 
+void HostingRepository::AppendStatusEvents(pqxx::transaction_base& tx,
+                                           const std::vector<StatusChange>& changes,
+                                           int status) {
+  if (changes.empty()) return;
+  std::vector<std::string> owners, conversations, messages;
+  for (const auto& c : changes) {
+    owners.push_back(c.notify_owner);
+    conversations.push_back(c.conversation_id);
+    messages.push_back(c.message_id);
+  }
+  tx.exec_params(kAppendStatusEvents, ArrayLiteral(owners), ArrayLiteral(conversations),
+                 ArrayLiteral(messages), status);
+}
+
 int64_t HostingRepository::AckedPosition(pqxx::transaction_base& tx, const std::string& owner) {
   return tx.exec_params1(kAckedPosition, owner)[0].as<int64_t>();
 }
@@ -636,12 +686,9 @@ std::vector<StatusChange> HostingRepository::Acknowledge(pqxx::transaction_base&
                                                          int64_t position,
                                                          int64_t no_storage_grace,
                                                          int64_t* acked) {
-  // Lock order: business heads before user heads. A business locks its own head first; a
-  // user first locks the heads of the businesses it will tell, then its own.
-  if (!owner_is_business) {
-    tx.exec_params(kLockCounterpartyHeads, owner, position);
-  }
-  tx.exec_params(kTakePositions, owner, int64_t{0});
+  // Acknowledging touches the owner's acks row and message rows, never the owner's head, so
+  // it does not wait for writers appending to the same log.
+  (void)owner_is_business;
   int64_t before = AckedPosition(tx, owner);
   auto changes = ChangesFrom(tx.exec_params(kDeliver, owner, before, position));
   if (!changes.empty()) {

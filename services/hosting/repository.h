@@ -209,6 +209,9 @@ class HostingRepository {
                                       int64_t after, int limit, int64_t default_lifetime,
                                       int64_t* last_read = nullptr);
   static int64_t AckedPosition(pqxx::transaction_base& tx, const std::string& owner);
+  // One status event per change, to the owner it names, in one statement.
+  static void AppendStatusEvents(pqxx::transaction_base& tx,
+                                 const std::vector<StatusChange>& changes, int status);
   // Marks delivered the messages behind the owner's message events up to `position`, moves
   // the acknowledged position forward and drops the acknowledged events. Returns the messages
   // that changed, each with the other side to tell.

@@ -132,7 +132,10 @@ void DbPool::RunTask(std::unique_ptr<pqxx::connection>& conn, Task& task) {
       reconnected = true;
     } catch (const pqxx::sql_error& e) {
       const std::string state = e.sqlstate();
-      if ((state == "40001" || state == "40P01") &&
+      // Serialization failures, deadlocks and unique violations between concurrent
+      // transactions (two batches storing the same idempotency key) are retried; the retry
+      // sees the other transaction's outcome.
+      if ((state == "40001" || state == "40P01" || state == "23505") &&
           serialization_retries++ < kMaxSerializationRetries) {
         continue;
       }

@@ -285,8 +285,10 @@ void Daemon::Start() {
     batcher_ = std::make_unique<hosting::SendBatcher>(
         writer_pool_.get(), keys_.get(), h.default_lifetime_seconds, h.writer_threads,
         h.max_batch, pool_options.max_queue);
+    // Inbox streams read in pages: wakes within 10 ms of each other are one read.
     hub_ = std::make_unique<store::NotifyHub>(conninfo, "bizrelay_mailbox",
-                                              h.max_streams_per_principal);
+                                              h.max_streams_per_principal,
+                                              std::chrono::milliseconds(10));
     hub_->Start();
     send_limiter_ = std::make_unique<RateLimiter>(h.sends_per_second, 2 * h.sends_per_second);
     hosting::HostingEnv henv{.rpc = env,

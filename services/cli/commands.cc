@@ -4,31 +4,25 @@
 
 #include <chrono>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "bizrelay/v1/account_service.grpc.pb.h"
 #include "bizrelay/v1/business_service.grpc.pb.h"
 #include "bizrelay/v1/operator_service.grpc.pb.h"
+#include "bizrelay/v1/personal_relay_service.grpc.pb.h"
 #include "bizrelay/v1/user_chat_service.grpc.pb.h"
 #include "services/cli/credentials.h"
 #include "services/cli/format.h"
+#include "services/cli/personal_client.h"
+#include "services/cli/rpc_error.h"
+#include "services/platform/error.h"
+#include "services/platform/token.h"
 
 namespace bizrelay::cli {
 namespace {
-
-// A call the relay refused or that did not complete. `hint` (whole lines) follows the error.
-class RpcError : public std::exception {
- public:
-  RpcError(grpc::Status status, std::string hint = "")
-      : status_(std::move(status)), hint_(std::move(hint)) {}
-  const grpc::Status& status() const { return status_; }
-  const std::string& hint() const { return hint_; }
-  const char* what() const noexcept override { return "call failed"; }
-
- private:
-  grpc::Status status_;
-  std::string hint_;
-};
 
 bool OutcomeUnknown(grpc::StatusCode code) {
   switch (code) {
@@ -47,15 +41,17 @@ bool OutcomeUnknown(grpc::StatusCode code) {
 // Runs one command: Do has an overload for every alternative of Request.
 class Runner {
  public:
+  // `channel` leads to --addr or --operator-addr, `personal_channel` to --personal-addr.
   Runner(const Invocation& invocation, Io& io, const std::shared_ptr<grpc::Channel>& channel,
-         std::string token)
+         const std::shared_ptr<grpc::Channel>& personal_channel, std::string token)
       : inv_(invocation),
         io_(io),
         token_(std::move(token)),
         account_(v1::AccountService::NewStub(channel)),
         operator_(v1::OperatorService::NewStub(channel)),
         chat_(v1::UserChatService::NewStub(channel)),
-        business_(v1::BusinessService::NewStub(channel)) {}
+        business_(v1::BusinessService::NewStub(channel)),
+        personal_(v1::PersonalRelayService::NewStub(personal_channel)) {}
 
   int Do(const v1::RegisterUserRequest& request) {
     v1::RegisterUserResponse response;
@@ -269,7 +265,282 @@ class Runner {
     return 0;
   }
 
+  // --- Personal commands. The user token goes only to AccountService (for send tokens); calls
+  // to the personal relay carry the mailbox's owner secret or nothing, so the relay cannot tie
+  // a mailbox or a send to an account.
+
+  int Do(const PersonalInit& command) {
+    KeyStore store(inv_.keys_dir);
+    if (store.Exists() && !store.Load().mailbox_id.empty()) {
+      throw UsageError("personal init: " + inv_.keys_dir +
+                       " already holds a mailbox; pass another --keys-dir");
+    }
+    // Tokens are saved as they arrive: they count against the user's daily quota, and a rerun
+    // after a failure below uses them.
+    ObtainTokensInto(store, command.tokens, /*create=*/true);
+
+    const std::string access_key = RandomBytes(kAccessKeyBytes);
+    v1::CreateMailboxResponse created;
+    SpendSendToken(store, [&](const SendToken& token, grpc::ClientContext* ctx) {
+      v1::CreateMailboxRequest request;
+      *request.mutable_token() = ToProto(token);
+      request.set_access_key(access_key);
+      return personal_->CreateMailbox(ctx, request, &created);
+    });
+    // Saved before publishing: a published prekey whose private key is lost makes the
+    // messages sealed to it unreadable.
+    v1::PublishKeysRequest publication;
+    PersonalKeys keys = store.Update([&](PersonalKeys& k) {
+      k.mailbox_id = created.mailbox_id();
+      k.owner_secret = created.owner_secret();
+      k.access_key = access_key;
+      EnsureIdentity(&k);
+      publication = NewPublication(&k, kOneTimePrekeyTarget);
+    });
+    v1::PublishKeysResponse published;
+    grpc::Status status = PersonalCall(keys.owner_secret, [&](auto* ctx) {
+      return personal_->PublishKeys(ctx, publication, &published);
+    });
+    if (!status.ok()) {
+      throw RpcError(std::move(status),
+                     "the mailbox was created and saved; publish its keys with "
+                     "`bizrelay personal refill`\n");
+    }
+    const std::string card = FormatContactCard({keys.mailbox_id, keys.access_key});
+    if (inv_.json) {
+      PrintJson({{"contact_card", card},
+                 {"mailbox_id", keys.mailbox_id},
+                 {"send_tokens", keys.send_tokens.size()},
+                 {"one_time_prekeys", published.one_time_prekeys_left()}});
+    } else {
+      io_.out << card << "\n";
+      io_.out.flush();
+      io_.err << "Give this contact card to the people who may message you. Keys and "
+              << keys.send_tokens.size() << " send tokens are kept in " << inv_.keys_dir << ".\n";
+    }
+    return 0;
+  }
+
+  int Do(const PersonalTokens& command) {
+    KeyStore store(inv_.keys_dir);
+    store.Load();  // refuses a --keys-dir that holds no store yet
+    size_t held = ObtainTokensInto(store, command.count, /*create=*/false);
+    if (inv_.json) {
+      PrintJson({{"send_tokens", held}});
+    } else {
+      io_.out << "send tokens: " << held << "\n";
+    }
+    return 0;
+  }
+
+  int Do(const PersonalRefill&) {
+    KeyStore store(inv_.keys_dir);
+    const PersonalKeys keys = LoadWithMailbox(store);
+    v1::GetPrekeyCountResponse count;
+    PersonalUnary(keys.owner_secret, [&](auto* ctx) {
+      return personal_->GetPrekeyCount(ctx, v1::GetPrekeyCountRequest(), &count);
+    });
+    int left = count.one_time_prekeys_left();
+    int added = 0;
+    if (left < kOneTimePrekeyLow) {
+      added = kOneTimePrekeyTarget - left;
+      v1::PublishKeysRequest publication;
+      // Saved before publishing, as in init.
+      store.Update([&](PersonalKeys& k) { publication = NewPublication(&k, added); });
+      v1::PublishKeysResponse published;
+      PersonalUnary(keys.owner_secret, [&](auto* ctx) {
+        return personal_->PublishKeys(ctx, publication, &published);
+      });
+      left = published.one_time_prekeys_left();
+    }
+    if (inv_.json) {
+      PrintJson({{"one_time_prekeys", left}, {"published", added}});
+    } else {
+      io_.out << "one-time prekeys: " << left << " (published " << added << ")\n";
+    }
+    return 0;
+  }
+
+  int Do(const PersonalSend& command) {
+    KeyStore store(inv_.keys_dir);
+    const PersonalKeys keys = store.Load();
+    if (keys.identity_private_key.empty()) {
+      throw UsageError("no identity key in " + inv_.keys_dir + ": run `bizrelay personal init`");
+    }
+    // Checked before FetchBundle, which uses up one of the recipient's one-time prekeys.
+    if (keys.send_tokens.empty()) throw UsageError(kNoTokens);
+    v1::FetchBundleRequest fetch;
+    fetch.set_mailbox_id(command.contact.mailbox_id);
+    fetch.set_access_key(command.contact.access_key);
+    v1::FetchBundleResponse bundle;
+    PersonalUnary("", [&](auto* ctx) { return personal_->FetchBundle(ctx, fetch, &bundle); });
+    const std::string envelope = SealToBundle(bundle, keys.identity_private_key, command.text);
+    v1::SendSealedResponse sent;
+    SpendSendToken(
+        store,
+        [&](const SendToken& token, grpc::ClientContext* ctx) {
+          v1::SendSealedRequest request;
+          request.set_mailbox_id(command.contact.mailbox_id);
+          request.set_access_key(command.contact.access_key);
+          *request.mutable_token() = ToProto(token);
+          request.set_ciphertext(envelope);
+          return personal_->SendSealed(ctx, request, &sent);
+        },
+        "the message may have been delivered; sending it again may deliver it twice\n");
+    size_t left = store.Load().send_tokens.size();
+    if (inv_.json) {
+      PrintJson({{"sent", true}, {"send_tokens", left}});
+    } else {
+      io_.out << "sent\n";
+      if (left < kFewTokens) {
+        io_.err << "send tokens left: " << left << "; get more with `bizrelay personal tokens`\n";
+      }
+    }
+    return 0;
+  }
+
+  // Prints each envelope as it arrives, then acknowledges it (so nothing is deleted unseen),
+  // then forgets the one-time prekey it used. An envelope that cannot be opened is reported on
+  // io.err and acknowledged too: it will never open (altered, a replay, or sealed to a prekey
+  // already used), and leaving it would only fill the mailbox.
+  int Do(const PersonalListen& command) {
+    KeyStore store(inv_.keys_dir);
+    const std::string owner_secret = LoadWithMailbox(store).owner_secret;
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer " + owner_secret);
+    v1::StreamMailboxRequest request;
+    request.set_after_sequence(command.after_sequence);
+    std::unique_ptr<grpc::ClientReader<v1::StreamMailboxResponse>> reader =
+        personal_->StreamMailbox(&ctx, request);
+    auto stop = [&] {
+      ctx.TryCancel();
+      reader->Finish();
+    };
+    v1::StreamMailboxResponse envelope;
+    int64_t seen = 0;
+    while (reader->Read(&envelope)) {
+      const int64_t seq = envelope.sequence();
+      // Loaded afresh for each envelope: a `personal refill` may have added prekeys meanwhile.
+      PersonalKeys keys = store.Load();
+      std::optional<int64_t> used_prekey;
+      try {
+        OpenedEnvelope opened = OpenEnvelope(&keys, envelope.ciphertext());
+        used_prekey = opened.one_time_prekey_id;
+        if (inv_.json) {
+          PrintJson({{"sequence", seq},
+                     {"sender", ToHex(opened.sender_identity_key)},
+                     {"text", opened.plaintext}});
+        } else {
+          io_.out << seq << " sender=" << IdentityFingerprint(opened.sender_identity_key) << " "
+                  << Printable(opened.plaintext) << "\n";
+          io_.out.flush();
+        }
+      } catch (const Error& e) {
+        io_.err << seq << " not opened: " << e.reason() << "\n";
+      }
+      v1::AcknowledgeEnvelopesRequest ack;
+      ack.set_up_to_sequence(seq);
+      v1::AcknowledgeEnvelopesResponse acked;
+      grpc::Status status = PersonalCall(
+          owner_secret, [&](auto* c) { return personal_->AcknowledgeEnvelopes(c, ack, &acked); });
+      if (!status.ok()) {
+        stop();
+        throw RpcError(std::move(status));
+      }
+      if (used_prekey) {
+        store.Update([&](PersonalKeys& k) { k.one_time_prekeys.erase(*used_prekey); });
+      }
+      if (inv_.max_events > 0 && ++seen >= inv_.max_events) {
+        stop();
+        return 0;
+      }
+    }
+    grpc::Status status = reader->Finish();
+    if (!status.ok()) throw RpcError(std::move(status));
+    return 0;
+  }
+
  private:
+  static constexpr size_t kAccessKeyBytes = 32;
+  // Below this many send tokens, `personal send` suggests getting more.
+  static constexpr size_t kFewTokens = 5;
+  // TOKEN_SPENT answers tolerated in one command before giving up. Each one removes a stale
+  // token from the store; a handful means the store is badly out of date.
+  static constexpr int kMaxSpentTokens = 5;
+  static constexpr char kNoTokens[] =
+      "no send tokens left: get more with `bizrelay personal tokens` (needs the user token)";
+
+  PersonalKeys LoadWithMailbox(const KeyStore& store) const {
+    PersonalKeys keys = store.Load();
+    if (keys.mailbox_id.empty()) {
+      throw UsageError("no mailbox in " + inv_.keys_dir + ": run `bizrelay personal init`");
+    }
+    return keys;
+  }
+
+  // Obtains `count` send tokens into the store, saving each batch as it arrives. Returns how
+  // many the store holds.
+  size_t ObtainTokensInto(const KeyStore& store, int count, bool create) const {
+    size_t held = 0;
+    ObtainSendTokens(*account_, token_, count, std::chrono::seconds(kCallDeadlineSeconds),
+                     [&](std::vector<SendToken> tokens) {
+                       PersonalKeys keys = store.Update(
+                           [&](PersonalKeys& k) {
+                             k.send_tokens.insert(k.send_tokens.end(), tokens.begin(),
+                                                  tokens.end());
+                           },
+                           create);
+                       held = keys.send_tokens.size();
+                     });
+    return held;
+  }
+
+  // Makes `call(token, ClientContext*)` to the personal relay with the oldest stored send
+  // token. The token leaves the store once the relay accepted it or answered TOKEN_SPENT (it
+  // was spent before, say by a call whose answer was lost), and after TOKEN_SPENT the next
+  // token is tried: nothing was stored then. Any other failure keeps the token and throws
+  // RpcError, with `unknown_hint` when the outcome is unknown.
+  template <typename Fn>
+  void SpendSendToken(const KeyStore& store, Fn&& call, const std::string& unknown_hint = "") {
+    for (int spent = 0;;) {
+      PersonalKeys keys = store.Load();
+      if (keys.send_tokens.empty()) throw UsageError(kNoTokens);
+      const SendToken token = keys.send_tokens.front();
+      grpc::Status status = PersonalCall("", [&](auto* ctx) { return call(token, ctx); });
+      const bool was_spent = status.error_code() == grpc::StatusCode::FAILED_PRECONDITION &&
+                             ErrorReason(status) == "TOKEN_SPENT";
+      if (status.ok() || was_spent) {
+        store.Update([&](PersonalKeys& k) { std::erase(k.send_tokens, token); });
+      }
+      if (status.ok()) return;
+      if (was_spent && ++spent < kMaxSpentTokens) continue;
+      throw RpcError(std::move(status),
+                     OutcomeUnknown(status.error_code()) ? unknown_hint : std::string());
+    }
+  }
+
+  // One unary call to the personal relay with the call deadline, authenticated by
+  // `owner_secret` unless it is empty. Never carries token_.
+  template <typename Fn>
+  grpc::Status PersonalCall(const std::string& owner_secret, Fn&& call) const {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(kCallDeadlineSeconds));
+    if (!owner_secret.empty()) ctx.AddMetadata("authorization", "Bearer " + owner_secret);
+    return call(&ctx);
+  }
+
+  template <typename Fn>
+  void PersonalUnary(const std::string& owner_secret, Fn&& call) const {
+    grpc::Status status = PersonalCall(owner_secret, std::forward<Fn>(call));
+    if (!status.ok()) throw RpcError(std::move(status));
+  }
+
+  // One JSON object on one line; text that is not UTF-8 is replaced, never rejected.
+  void PrintJson(const nlohmann::json& object) const {
+    io_.out << object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    io_.out.flush();
+  }
+
   void Prepare(grpc::ClientContext* ctx, bool with_deadline) const {
     if (with_deadline) {
       ctx->set_deadline(std::chrono::system_clock::now() +
@@ -389,6 +660,7 @@ class Runner {
   std::unique_ptr<v1::OperatorService::Stub> operator_;
   std::unique_ptr<v1::UserChatService::Stub> chat_;
   std::unique_ptr<v1::BusinessService::Stub> business_;
+  std::unique_ptr<v1::PersonalRelayService::Stub> personal_;
 };
 
 }  // namespace
@@ -397,10 +669,12 @@ int Run(const Invocation& invocation, Io& io) {
   try {
     std::string token = NeedsToken(invocation.request) ? LoadToken(invocation.connection) : "";
     const ConnectionOptions& conn = invocation.connection;
+    auto credentials = MakeChannelCredentials(conn);
+    // Channels connect on first use, so the one a command does not use costs nothing.
     auto channel = grpc::CreateChannel(
-        UsesOperatorListener(invocation.request) ? conn.operator_addr : conn.addr,
-        MakeChannelCredentials(conn));
-    Runner runner(invocation, io, channel, std::move(token));
+        UsesOperatorListener(invocation.request) ? conn.operator_addr : conn.addr, credentials);
+    auto personal_channel = grpc::CreateChannel(conn.personal_addr, credentials);
+    Runner runner(invocation, io, channel, personal_channel, std::move(token));
     return std::visit([&runner](const auto& request) { return runner.Do(request); },
                       invocation.request);
   } catch (const UsageError& e) {
@@ -408,6 +682,9 @@ int Run(const Invocation& invocation, Io& io) {
     return 2;
   } catch (const RpcError& e) {
     io.err << FormatError(e.status()) << e.hint();
+    return 1;
+  } catch (const Error& e) {
+    io.err << "error: " << e.reason() << ": " << e.what() << "\n";
     return 1;
   } catch (const std::exception& e) {
     io.err << "error: " << e.what() << "\n";

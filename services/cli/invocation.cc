@@ -15,13 +15,17 @@ constexpr char kDescription[] =
     "bizrelay: command-line client of the bizrelay business-message relay.\n"
     "The bearer token (--token, --token-file or BIZRELAY_TOKEN) is a user token for user\n"
     "commands, a business API key for business commands, and the operator token for\n"
-    "`business ...`. Exit status: 0 done, 1 the relay answered with an error or could not be\n"
-    "reached, 2 usage error.";
+    "`business ...`. `personal ...` commands talk to the personal relay (--personal-addr) with\n"
+    "the keys in --keys-dir and never send the token there; only `personal init` and\n"
+    "`personal tokens` use the user token, to obtain anonymous send tokens.\n"
+    "Exit status: 0 done, 1 the relay answered with an error or could not be reached,\n"
+    "2 usage error.";
 
 constexpr char kUserGroup[] = "User commands (token: user token)";
 constexpr char kBusinessGroup[] = "Business commands (token: business API key)";
 constexpr char kOperatorGroup[] = "Operator commands (token: operator token, --operator-addr)";
 constexpr char kAccountGroup[] = "Accounts";
+constexpr char kPersonalGroup[] = "Person-to-person messages (--personal-addr, --keys-dir)";
 
 // Storage for the options of every subcommand; only the chosen subcommand's are read.
 struct Values {
@@ -39,6 +43,8 @@ struct Values {
   int32_t page_size = 0;
   std::string page_token;
   int64_t after = 0;
+  int count = 20;
+  std::string contact;
 };
 
 void SetFromEnv(const Environment& env, const char* name, std::string* value) {
@@ -82,7 +88,19 @@ bool UsesOperatorListener(const Request& request) {
          std::holds_alternative<v1::DisableBusinessRequest>(request);
 }
 
+bool IsPersonal(const Request& request) {
+  return std::holds_alternative<PersonalInit>(request) ||
+         std::holds_alternative<PersonalTokens>(request) ||
+         std::holds_alternative<PersonalRefill>(request) ||
+         std::holds_alternative<PersonalSend>(request) ||
+         std::holds_alternative<PersonalListen>(request);
+}
+
 bool NeedsToken(const Request& request) {
+  if (IsPersonal(request)) {
+    return std::holds_alternative<PersonalInit>(request) ||
+           std::holds_alternative<PersonalTokens>(request);
+  }
   return !std::holds_alternative<v1::RegisterUserRequest>(request);
 }
 
@@ -90,7 +108,7 @@ Environment ProcessEnvironment() {
   Environment env;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     std::string_view kv(*e);
-    if (!kv.starts_with("BIZRELAY_")) continue;
+    if (!kv.starts_with("BIZRELAY_") && !kv.starts_with("HOME=")) continue;
     size_t eq = kv.find('=');
     if (eq != std::string_view::npos) env[std::string(kv.substr(0, eq))] = kv.substr(eq + 1);
   }
@@ -103,6 +121,7 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args, const Environ
   ConnectionOptions& conn = inv.connection;
   SetFromEnv(env, "BIZRELAY_ADDR", &conn.addr);
   SetFromEnv(env, "BIZRELAY_OPERATOR_ADDR", &conn.operator_addr);
+  SetFromEnv(env, "BIZRELAY_PERSONAL_ADDR", &conn.personal_addr);
   std::string env_token;
   SetFromEnv(env, "BIZRELAY_TOKEN", &env_token);
 
@@ -115,6 +134,9 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args, const Environ
       ->capture_default_str();
   app.add_option("--operator-addr", conn.operator_addr,
                  "Operator listener host:port [env BIZRELAY_OPERATOR_ADDR]")
+      ->capture_default_str();
+  app.add_option("--personal-addr", conn.personal_addr,
+                 "Personal relay listener host:port [env BIZRELAY_PERSONAL_ADDR]")
       ->capture_default_str();
   CLI::Option* token_opt =
       app.add_option("--token", conn.token, "Bearer token [env BIZRELAY_TOKEN]");
@@ -419,6 +441,42 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args, const Environ
     set(r);
   });
 
+  // Personal.
+  CLI::App* personal =
+      app.add_subcommand("personal", "End-to-end encrypted messages between people");
+  personal->group(kPersonalGroup);
+  personal->add_option("--keys-dir", inv.keys_dir,
+                       "Key store directory (default: $HOME/.bizrelay/personal)");
+  CLI::App* personal_init = personal->add_subcommand(
+      "init", "Create a mailbox and keys; prints the contact card to give friends (user token)");
+  personal_init->add_option("--tokens", v.count, "Send tokens to obtain")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  personal_init->callback([&] { set(PersonalInit{.tokens = v.count}); });
+  CLI::App* personal_tokens =
+      personal->add_subcommand("tokens", "Obtain more anonymous send tokens (user token)");
+  personal_tokens->add_option("--count", v.count, "Send tokens to obtain")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  personal_tokens->callback([&] { set(PersonalTokens{.count = v.count}); });
+  CLI::App* personal_refill = personal->add_subcommand(
+      "refill", "Publish more one-time prekeys when fewer than 10 are left");
+  personal_refill->callback([&] { set(PersonalRefill()); });
+  CLI::App* personal_send =
+      personal->add_subcommand("send", "Seal a message to a contact and send it");
+  personal_send->add_option("CONTACT_CARD", v.contact, "bizrelay-contact:...")->required();
+  personal_send->add_option("TEXT", v.text, "Message text")->required();
+  personal_send->callback(
+      [&] { set(PersonalSend{.contact = ParseContactCard(v.contact), .text = v.text}); });
+  CLI::App* personal_listen = personal->add_subcommand(
+      "listen", "Print the mailbox's messages as they arrive, acknowledging each");
+  personal_listen
+      ->add_option("--after", v.after, "Start after this sequence number (0: the oldest held)")
+      ->check(CLI::NonNegativeNumber);
+  personal_listen->add_option("--count", inv.max_events, "Exit after this many messages")
+      ->check(CLI::PositiveNumber);
+  personal_listen->callback([&] { set(PersonalListen{.after_sequence = v.after}); });
+
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
     app.parse(reversed);
@@ -455,6 +513,15 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args, const Environ
     return result;
   }
   if (conn.token.empty() && conn.token_file.empty()) conn.token = env_token;
+  if (IsPersonal(inv.request) && inv.keys_dir.empty()) {
+    auto home = env.find("HOME");
+    if (home == env.end() || home->second.empty()) {
+      result.outcome = ParseResult::Outcome::kUsageError;
+      result.message = "HOME is not set: pass --keys-dir";
+      return result;
+    }
+    inv.keys_dir = home->second + "/.bizrelay/personal";
+  }
   return result;
 }
 

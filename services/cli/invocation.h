@@ -12,6 +12,7 @@
 #include "bizrelay/v1/business_service.pb.h"
 #include "bizrelay/v1/operator_service.pb.h"
 #include "bizrelay/v1/user_chat_service.pb.h"
+#include "services/cli/personal_client.h"
 
 namespace bizrelay::cli {
 
@@ -26,6 +27,9 @@ class UsageError : public std::runtime_error {
 struct ConnectionOptions {
   std::string addr = "127.0.0.1:7000";
   std::string operator_addr = "127.0.0.1:7002";
+  // The personal relay's listener. Only personal commands connect to it, and never with the
+  // bearer token above.
+  std::string personal_addr = "127.0.0.1:7001";
   // From --token or BIZRELAY_TOKEN. Empty when --token-file is given.
   std::string token;
   std::string token_file;
@@ -34,6 +38,30 @@ struct ConnectionOptions {
   std::string ca_file;
   std::string cert_file;
   std::string key_file;
+};
+
+// Personal (person-to-person) commands. Each runs several calls, so each has its own type.
+// They use the key store in Invocation::keys_dir.
+
+// Obtains send tokens, creates a mailbox, publishes keys and prints the contact card.
+// Needs the user token (for the tokens only).
+struct PersonalInit {
+  int tokens = 20;
+};
+// Obtains more send tokens. Needs the user token.
+struct PersonalTokens {
+  int count = 20;
+};
+// Publishes one-time prekeys when fewer than kOneTimePrekeyLow are left.
+struct PersonalRefill {};
+// Seals `text` to the contact and sends it, spending one stored send token.
+struct PersonalSend {
+  ContactCard contact;
+  std::string text;
+};
+// Prints (and acknowledges) the mailbox's envelopes. --count is Invocation::max_events.
+struct PersonalListen {
+  int64_t after_sequence = 0;
 };
 
 // The request of the RPC a command starts with. Every command has its own alternative (`reply`
@@ -52,7 +80,9 @@ using Request = std::variant<
     // BusinessService
     v1::StreamInboxRequest, v1::SendReplyRequest, v1::MarkMessagesReadRequest,
     v1::CreateTemplateRequest, v1::ListTemplatesRequest, v1::ListConversationsRequest,
-    v1::ListMessagesRequest, v1::UpdateProfileRequest>;
+    v1::ListMessagesRequest, v1::UpdateProfileRequest,
+    // PersonalRelayService (and AccountService for send tokens)
+    PersonalInit, PersonalTokens, PersonalRefill, PersonalSend, PersonalListen>;
 
 // One parsed command line.
 struct Invocation {
@@ -71,6 +101,8 @@ struct Invocation {
   // send, reply, template send: the idempotency key was generated rather than given with
   // --key, so it is shown to let the user retry the same message.
   bool generated_key = false;
+  // personal: the key store directory (--keys-dir, default $HOME/.bizrelay/personal).
+  std::string keys_dir;
 };
 
 struct ParseResult {
@@ -80,14 +112,15 @@ struct ParseResult {
   std::string message;
 };
 
-// BIZRELAY_* variables of the environment, by name.
+// BIZRELAY_* variables (and HOME) of the environment, by name.
 using Environment = std::map<std::string, std::string>;
 
-// Parses the arguments after the program name. Reads BIZRELAY_ADDR, BIZRELAY_OPERATOR_ADDR and
-// BIZRELAY_TOKEN from `env`. Never exits and never touches the network.
+// Parses the arguments after the program name. Reads BIZRELAY_ADDR, BIZRELAY_OPERATOR_ADDR,
+// BIZRELAY_PERSONAL_ADDR, BIZRELAY_TOKEN and HOME (the default --keys-dir) from `env`. Never
+// exits and never touches the network or the file system.
 ParseResult ParseCommandLine(const std::vector<std::string>& args, const Environment& env);
 
-// The process environment, only its BIZRELAY_* variables.
+// The process environment, only its BIZRELAY_* variables and HOME.
 Environment ProcessEnvironment();
 
 // Parses `--param` values of the form name=value (the value may be empty and may contain '=').
@@ -104,7 +137,12 @@ bool IsYes(std::string_view answer);
 // Whether the request goes to the operator listener (--operator-addr) instead of the public one.
 bool UsesOperatorListener(const Request& request);
 
-// Whether the request needs a bearer token (every one except RegisterUser).
+// Whether the request is a personal command. Those talk to --personal-addr, and to --addr only
+// to obtain send tokens.
+bool IsPersonal(const Request& request);
+
+// Whether the request needs a bearer token: every one except RegisterUser and the personal
+// commands, of which only `personal init` and `personal tokens` need the user token.
 bool NeedsToken(const Request& request);
 
 }  // namespace bizrelay::cli

@@ -126,10 +126,10 @@ constexpr const char* kOpenChatsOfBusiness =
     "SELECT conversation_id::text, user_id::text FROM hosting.conversations "
     "WHERE business_id = $1::uuid AND state = 1 ORDER BY user_id";
 
-// A readable message: not expired, and its business still has a data key.
-#define LIVE_MESSAGE                                                                       \
-  "m.expires_at > now() AND EXISTS (SELECT 1 FROM hosting.business_keys k "               \
-  "WHERE k.business_id = c.business_id)"
+// A readable message: not expired. Offboarding expires every message of the business in the
+// transaction that destroys its data key, so this also hides crypto-shredded messages from
+// instances that still hold the key in memory.
+#define LIVE_MESSAGE "m.expires_at > now()"
 #define MESSAGE_COLUMNS                                                                    \
   "m.message_id::text, m.conversation_id::text, m.direction, m.body, "                      \
   "coalesce(m.template_name, ''), m.status, " MICROS("m.created_at") ", c.business_id::text"
@@ -185,7 +185,7 @@ constexpr const char* kEvents =
     "JOIN hosting.conversations c ON c.conversation_id = e.conversation_id "
     "JOIN core.businesses b ON b.business_id = c.business_id "
     "LEFT JOIN hosting.messages m ON m.message_id = e.message_id AND " LIVE_MESSAGE " "
-    "LEFT JOIN hosting.business_terms t ON t.business_id = c.business_id "
+    "LEFT JOIN hosting.business_terms t ON t.business_id = c.business_id AND e.kind = 3 "
     "WHERE e.owner_id = $1::uuid AND e.position > $2 ORDER BY e.position LIMIT $3";
 
 constexpr const char* kAckedPosition =

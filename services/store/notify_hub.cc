@@ -6,25 +6,22 @@
 #include "services/platform/log.h"
 
 namespace bizrelay::store {
-namespace {
-
-class Receiver final : public pqxx::notification_receiver {
+class NotifyReceiver final : public pqxx::notification_receiver {
  public:
-  Receiver(pqxx::connection_base& conn, const std::string& channel, NotifyHub* hub)
+  NotifyReceiver(pqxx::connection_base& conn, const std::string& channel, NotifyHub* hub)
       : pqxx::notification_receiver(conn, channel), hub_(hub) {}
-  void operator()(const std::string& payload, int) override { hub_->WakeOwner(payload); }
+  void operator()(const std::string& payload, int) override { hub_->Noted(payload); }
 
  private:
   NotifyHub* hub_;
 };
 
-}  // namespace
-
 NotifyHub::NotifyHub(std::string conninfo, std::string channel, int max_streams_per_owner,
-                     std::chrono::milliseconds resync_interval)
+                     std::chrono::milliseconds coalesce, std::chrono::milliseconds resync_interval)
     : conninfo_(std::move(conninfo)),
       channel_(std::move(channel)),
       max_per_owner_(static_cast<size_t>(max_streams_per_owner)),
+      coalesce_(coalesce),
       resync_interval_(resync_interval) {}
 
 NotifyHub::~NotifyHub() { Stop(); }
@@ -87,12 +84,20 @@ void NotifyHub::ListenLoop() {
   while (!stopping_) {
     try {
       pqxx::connection conn(conninfo_);
-      Receiver receiver(conn, channel_, this);
+      NotifyReceiver receiver(conn, channel_, this);
       // Anything committed while we were not listening is picked up by this wake.
       WakeAll();
       auto last_resync = std::chrono::steady_clock::now();
+      auto last_wake = last_resync;
       while (!stopping_) {
-        conn.await_notification(0, 200000);
+        auto wait = pending_.empty() ? std::chrono::milliseconds(200) : coalesce_;
+        conn.await_notification(0, static_cast<long>(wait.count() * 1000));
+        auto now = std::chrono::steady_clock::now();
+        if (!pending_.empty() && now - last_wake >= coalesce_) {
+          for (const auto& owner : pending_) WakeOwner(owner);
+          pending_.clear();
+          last_wake = now;
+        }
         if (std::chrono::steady_clock::now() - last_resync > resync_interval_) {
           WakeAll();
           last_resync = std::chrono::steady_clock::now();

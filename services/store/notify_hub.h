@@ -26,8 +26,12 @@ class NotifySubscriber {
 // Thread-safe.
 class NotifyHub {
  public:
+  // Notifications for one owner within `coalesce` of each other wake its streams once: a busy
+  // log is read in pages rather than a query per commit, at the cost of up to `coalesce` of
+  // delivery latency.
   NotifyHub(std::string conninfo, std::string channel, int max_streams_per_owner,
-             std::chrono::milliseconds resync_interval = std::chrono::seconds(5));
+            std::chrono::milliseconds coalesce = std::chrono::milliseconds(0),
+            std::chrono::milliseconds resync_interval = std::chrono::seconds(5));
   ~NotifyHub();
 
   void Start();
@@ -44,11 +48,15 @@ class NotifyHub {
  private:
   void ListenLoop();
   void WakeAll();
+  void Noted(const std::string& owner) { pending_.insert(owner); }
+  friend class NotifyReceiver;
 
   const std::string conninfo_;
   const std::string channel_;
   const size_t max_per_owner_;
+  const std::chrono::milliseconds coalesce_;
   const std::chrono::milliseconds resync_interval_;
+  std::set<std::string> pending_;  // owners notified since the last wake; listener thread only
   // Recursive: a stream that ends while being woken or closed removes itself on this thread.
   mutable std::recursive_mutex mu_;
   std::map<std::string, std::set<NotifySubscriber*>> subscribers_;  // guarded by mu_

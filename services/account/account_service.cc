@@ -3,6 +3,8 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "services/account/accounts.h"
+#include "services/account/data_rights.h"
+#include "services/account/policies.h"
 #include "services/platform/error.h"
 #include "services/rpc/bearer.h"
 
@@ -79,6 +81,76 @@ grpc::ServerUnaryReactor* AccountServiceImpl::IssueSendTokens(
         response->set_key_id(issuer_key_id_);
         for (auto& s : signatures) response->add_blind_signatures(std::move(s));
       });
+}
+
+grpc::ServerUnaryReactor* AccountServiceImpl::AsUser(
+    grpc::CallbackServerContext* ctx,
+    std::function<void(pqxx::transaction_base&, const std::string&)> work) {
+  auto token = rpc::BearerToken(ctx->client_metadata());
+  return rpc::RunUnary(ctx, env_, nullptr,
+                       [this, token, work = std::move(work)](pqxx::connection& conn) {
+                         pqxx::work tx(conn);
+                         auto user = auth_->Require(tx, token, auth::PrincipalKind::kUser);
+                         work(tx, user.id);
+                         tx.commit();
+                       });
+}
+
+grpc::ServerUnaryReactor* AccountServiceImpl::GetPolicyStatus(
+    grpc::CallbackServerContext* ctx, const v1::GetPolicyStatusRequest*,
+    v1::GetPolicyStatusResponse* response) {
+  using google::protobuf::util::TimeUtil;
+  return AsUser(ctx, [response](auto& tx, const std::string& user) {
+    PolicyStatusView view = Policies::Status(tx, user);
+    for (const auto& v : view.versions) {
+      auto* out = response->add_versions();
+      out->set_version(v.version);
+      *out->mutable_effective_time() = TimeUtil::MicrosecondsToTimestamp(v.effective_micros);
+      *out->mutable_accept_by_time() = TimeUtil::MicrosecondsToTimestamp(v.accept_by_micros);
+      if (v.accepted_micros) {
+        *out->mutable_accepted_time() = TimeUtil::MicrosecondsToTimestamp(*v.accepted_micros);
+      }
+    }
+    response->set_required_version(view.required_version);
+    response->set_limited(!view.required_version.empty());
+    response->set_opted_out_of_data_sharing(view.opted_out_micros.has_value());
+    if (view.opted_out_micros) {
+      *response->mutable_opted_out_time() =
+          TimeUtil::MicrosecondsToTimestamp(*view.opted_out_micros);
+    }
+  });
+}
+
+grpc::ServerUnaryReactor* AccountServiceImpl::AcceptPolicy(grpc::CallbackServerContext* ctx,
+                                                           const v1::AcceptPolicyRequest* request,
+                                                           v1::AcceptPolicyResponse* response) {
+  return AsUser(ctx, [version = request->version(), response](auto& tx, const std::string& user) {
+    Policies::Accept(tx, user, version);
+    response->set_limited(!Policies::Status(tx, user).required_version.empty());
+  });
+}
+
+grpc::ServerUnaryReactor* AccountServiceImpl::OptOutOfDataSharing(
+    grpc::CallbackServerContext* ctx, const v1::OptOutOfDataSharingRequest*,
+    v1::OptOutOfDataSharingResponse* response) {
+  return AsUser(ctx, [response](auto& tx, const std::string& user) {
+    *response->mutable_opted_out_time() =
+        google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(Policies::OptOut(tx, user));
+  });
+}
+
+grpc::ServerUnaryReactor* AccountServiceImpl::ExportMyData(grpc::CallbackServerContext* ctx,
+                                                           const v1::ExportMyDataRequest*,
+                                                           v1::ExportMyDataResponse* response) {
+  return AsUser(ctx, [this, response](auto& tx, const std::string& user) {
+    response->set_json(DataRights::Export(tx, *keys_, user, 0));
+  });
+}
+
+grpc::ServerUnaryReactor* AccountServiceImpl::DeleteAccount(grpc::CallbackServerContext* ctx,
+                                                            const v1::DeleteAccountRequest*,
+                                                            v1::DeleteAccountResponse*) {
+  return AsUser(ctx, [](auto& tx, const std::string& user) { DataRights::Erase(tx, user); });
 }
 
 }  // namespace bizrelay::account

@@ -1,5 +1,7 @@
 #include "services/account/accounts.h"
 
+#include "services/account/policies.h"
+
 #include "services/auth/credentials.h"
 #include "services/platform/error.h"
 #include "services/platform/validate.h"
@@ -38,6 +40,8 @@ std::vector<std::string> Accounts::IssueSendTokens(pqxx::transaction_base& tx,
                                                    const crypto::BlindRsaPrivateKey& issuer,
                                                    int per_day) {
   CheckBlinded(blinded, issuer.public_key());
+  // Limited mode: no new send credentials (tokens already held run out).
+  Policies::RequireNotLimited(tx, user_id);
   int issued = UserRepository::CountTokens(tx, user_id, static_cast<int>(blinded.size()));
   if (issued > per_day) {
     throw Error(ErrorCode::kResourceExhausted, "TOKEN_QUOTA_EXCEEDED",

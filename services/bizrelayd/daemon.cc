@@ -302,7 +302,7 @@ void Daemon::Start() {
     auto health = std::make_unique<rpc::HealthService>();
     auto accounts = std::make_unique<account::AccountServiceImpl>(
         env, auth_.get(), registrations_.get(), token_issuer_.get(),
-        static_cast<int>(config_.tokens_per_day));
+        static_cast<int>(config_.tokens_per_day), keys_.get());
     auto user_chats = std::make_unique<hosting::UserChatServiceImpl>(henv);
     auto business = std::make_unique<hosting::BusinessServiceImpl>(henv);
     public_server_ = BuildServer(config_.listen_public,

@@ -4,16 +4,21 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
+#include "bizrelay/v1/account_service.grpc.pb.h"
+#include "bizrelay/v1/personal_relay_service.grpc.pb.h"
 #include "bizrelay/v1/user_chat_service.grpc.pb.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -21,12 +26,21 @@
 #include "services/cli/credentials.h"
 #include "services/cli/format.h"
 #include "services/cli/invocation.h"
+#include "services/cli/personal_client.h"
+#include "services/cli/rpc_error.h"
+#include "services/crypto/blind_rsa.h"
+#include "services/crypto/sealed_box.h"
+#include "services/platform/error.h"
+#include "services/platform/token.h"
 
 namespace bizrelay::cli {
 namespace {
 
 using ::testing::AllOf;
+using ::testing::AnyOf;
+using ::testing::Each;
 using ::testing::ElementsAre;
+using ::testing::Eq;
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
 using ::testing::Not;
@@ -65,6 +79,7 @@ class TempDir {
     std::ofstream(p, std::ios::binary) << contents;
     return p;
   }
+  const std::filesystem::path& path() const { return path_; }
 
  private:
   std::filesystem::path path_;
@@ -778,6 +793,781 @@ TEST(RunTest, UnreachableRelayIsUnavailable) {
   EXPECT_EQ(cli::Run(parsed.invocation, io), 1);
   EXPECT_THAT(err.str(), StartsWith("error: UNAVAILABLE"));
   EXPECT_EQ(out.str(), "");
+}
+
+// --- Personal: parsing ------------------------------------------------------------------------
+
+// Parses a personal command line with HOME set.
+ParseResult ParsePersonal(std::vector<std::string> args, Environment env = {}) {
+  env.emplace("HOME", "/home/siti");
+  return ParseCommandLine(args, env);
+}
+
+template <typename T>
+T ParsePersonalAs(std::vector<std::string> args, Invocation* invocation = nullptr) {
+  ParseResult r = ParsePersonal(std::move(args));
+  EXPECT_EQ(r.outcome, ParseResult::Outcome::kOk) << r.message;
+  EXPECT_TRUE(std::holds_alternative<T>(r.invocation.request));
+  if (invocation != nullptr) *invocation = r.invocation;
+  return std::holds_alternative<T>(r.invocation.request) ? std::get<T>(r.invocation.request) : T();
+}
+
+const ContactCard kCard{"0b8f0c1e-5a8d-4c1e-9a57-3c1f2e0d9b11", std::string(32, '\x07')};
+
+TEST(PersonalParseTest, InitUsesTheUserTokenAndTheDefaultKeyStore) {
+  Invocation inv;
+  EXPECT_EQ(ParsePersonalAs<PersonalInit>({"personal", "init"}, &inv).tokens, 20);
+  EXPECT_EQ(inv.keys_dir, "/home/siti/.bizrelay/personal");
+  EXPECT_EQ(inv.connection.personal_addr, "127.0.0.1:7001");
+  EXPECT_TRUE(IsPersonal(inv.request));
+  EXPECT_TRUE(NeedsToken(inv.request));
+  EXPECT_FALSE(UsesOperatorListener(inv.request));
+  EXPECT_EQ(ParsePersonalAs<PersonalInit>({"personal", "init", "--tokens", "50"}).tokens, 50);
+  ExpectUsageError({"personal", "init", "--tokens", "0"}, "tokens");
+  ExpectUsageError({"personal"}, "personal needs a subcommand: one of init, tokens, refill");
+}
+
+TEST(PersonalParseTest, OnlyInitAndTokensNeedTheUserToken) {
+  Invocation inv;
+  EXPECT_EQ(ParsePersonalAs<PersonalTokens>({"personal", "tokens", "--count", "7"}, &inv).count, 7);
+  EXPECT_TRUE(NeedsToken(inv.request));
+  EXPECT_EQ(ParsePersonalAs<PersonalTokens>({"personal", "tokens"}).count, 20);
+  ParsePersonalAs<PersonalRefill>({"personal", "refill"}, &inv);
+  EXPECT_FALSE(NeedsToken(inv.request));
+  auto send = ParsePersonalAs<PersonalSend>(
+      {"personal", "send", FormatContactCard(kCard), "apa kabar?"}, &inv);
+  EXPECT_EQ(send.contact, kCard);
+  EXPECT_EQ(send.text, "apa kabar?");
+  EXPECT_FALSE(NeedsToken(inv.request));
+  auto listen =
+      ParsePersonalAs<PersonalListen>({"personal", "listen", "--after", "3", "--count", "2"}, &inv);
+  EXPECT_EQ(listen.after_sequence, 3);
+  EXPECT_EQ(inv.max_events, 2);
+  EXPECT_FALSE(NeedsToken(inv.request));
+  ExpectUsageError({"personal", "send", FormatContactCard(kCard)}, "TEXT");
+  ExpectUsageError({"personal", "listen", "--count", "0"}, "count");
+}
+
+TEST(PersonalParseTest, KeysDirAndPersonalAddr) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"personal", "--keys-dir", "/k", "refill", "--personal-addr", "p:1"},
+           {"--personal-addr", "p:1", "personal", "refill", "--keys-dir", "/k"}}) {
+    Invocation inv;
+    ParsePersonalAs<PersonalRefill>(args, &inv);
+    EXPECT_EQ(inv.keys_dir, "/k");
+    EXPECT_EQ(inv.connection.personal_addr, "p:1");
+  }
+  ParseResult env = ParsePersonal({"personal", "refill"}, {{"BIZRELAY_PERSONAL_ADDR", "env:1"}});
+  EXPECT_EQ(env.invocation.connection.personal_addr, "env:1");
+  ParseResult flag = ParsePersonal({"personal", "refill", "--personal-addr", "flag:1"},
+                                   {{"BIZRELAY_PERSONAL_ADDR", "env:1"}});
+  EXPECT_EQ(flag.invocation.connection.personal_addr, "flag:1");
+  // Without HOME the key store must be named.
+  ExpectUsageError({"personal", "refill"}, "--keys-dir");
+  EXPECT_EQ(Parse({"personal", "refill", "--keys-dir", "/k"}).outcome, ParseResult::Outcome::kOk);
+}
+
+TEST(PersonalParseTest, ABadContactCardIsAUsageErrorThatDoesNotEchoIt) {
+  std::string key = Base64UrlEncode("sixteen byte key");
+  ParseResult r = ParsePersonal({"personal", "send", "bizrelay-contact:m1:" + key, "hi"});
+  EXPECT_EQ(r.outcome, ParseResult::Outcome::kUsageError);
+  EXPECT_THAT(r.message, AllOf(HasSubstr("access key"), Not(HasSubstr(key))));
+}
+
+// --- Personal: contact cards ------------------------------------------------------------------
+
+TEST(ContactCardTest, RoundTrips) {
+  ContactCard card{"0b8f0c1e-5a8d-4c1e-9a57-3c1f2e0d9b11", RandomBytes(32)};
+  std::string text = FormatContactCard(card);
+  EXPECT_THAT(text, MatchesRegex("bizrelay-contact:0b8f0c1e-5a8d-4c1e-9a57-3c1f2e0d9b11:"
+                                 "[A-Za-z0-9_-]{43}"));
+  EXPECT_EQ(ParseContactCard(text), card);
+  EXPECT_EQ(ParseContactCard("  " + text + "\n"), card);
+}
+
+TEST(ContactCardTest, RejectsMalformedCardsWithoutEchoingThem) {
+  const std::string key = Base64UrlEncode(RandomBytes(32));
+  for (const std::string& bad : std::vector<std::string>{
+           "", "bizrelay-contact:", "contact:m1:" + key, "bizrelay-contact::" + key,
+           "bizrelay-contact:m1", "bizrelay-contact:m:1:" + key, "bizrelay-contact:m1:",
+           "bizrelay-contact:m1:" + key.substr(1), "bizrelay-contact:m1:" + key + "=",
+           "bizrelay-contact:m 1:" + key, "bizrelay-contact:m1:" + key + key}) {
+    try {
+      ParseContactCard(bad);
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const UsageError& e) {
+      EXPECT_THAT(e.what(), Not(HasSubstr(key))) << bad;
+    }
+  }
+}
+
+// --- Personal: key store ----------------------------------------------------------------------
+
+PersonalKeys SampleKeys() {
+  PersonalKeys k;
+  k.mailbox_id = "0b8f0c1e-5a8d-4c1e-9a57-3c1f2e0d9b11";
+  k.owner_secret = "brm_ownerSecretValue";
+  k.access_key = RandomBytes(32);
+  EnsureIdentity(&k);
+  NewPublication(&k, 3);
+  k.send_tokens = {{RandomBytes(64), RandomBytes(256), "00aa11bb22cc33dd"},
+                   {RandomBytes(64), RandomBytes(256), "00aa11bb22cc33dd"}};
+  return k;
+}
+
+mode_t ModeOf(const std::filesystem::path& p) {
+  struct stat st {};
+  EXPECT_EQ(stat(p.c_str(), &st), 0) << p;
+  return st.st_mode & 0777;
+}
+
+TEST(KeyStoreTest, RoundTripsThroughPrivateFiles) {
+  TempDir tmp;
+  KeyStore store(tmp.path() / "home" / "personal");
+  EXPECT_FALSE(store.Exists());
+  EXPECT_THROW(store.Load(), UsageError);
+  EXPECT_THROW(store.Update([](PersonalKeys&) {}), UsageError);
+
+  const PersonalKeys keys = SampleKeys();
+  EXPECT_EQ(keys.one_time_prekeys.size(), 3u);
+  EXPECT_EQ(keys.next_prekey_id, 4);
+  EXPECT_EQ(store.Update([&](PersonalKeys& k) { k = keys; }, /*create=*/true), keys);
+  EXPECT_TRUE(store.Exists());
+  EXPECT_EQ(store.Load(), keys);
+  EXPECT_EQ(KeyStore::Parse(KeyStore::Serialize(keys)), keys);
+  EXPECT_EQ(ModeOf(store.dir()), 0700u);
+  EXPECT_EQ(ModeOf(store.dir() / "keys.json"), 0600u);
+  EXPECT_FALSE(std::filesystem::exists(store.dir() / "keys.json.tmp"));
+
+  // An update starts from what is stored and keeps what it does not change.
+  PersonalKeys updated =
+      store.Update([](PersonalKeys& k) { k.send_tokens.erase(k.send_tokens.begin()); });
+  EXPECT_EQ(updated.send_tokens, std::vector<SendToken>{keys.send_tokens[1]});
+  EXPECT_EQ(updated.one_time_prekeys, keys.one_time_prekeys);
+  EXPECT_EQ(store.Load(), updated);
+  // A change that throws saves nothing.
+  EXPECT_THROW(store.Update([](PersonalKeys& k) {
+    k.mailbox_id = "other";
+    throw std::runtime_error("changed my mind");
+  }),
+               std::runtime_error);
+  EXPECT_EQ(store.Load(), updated);
+}
+
+TEST(KeyStoreTest, ConcurrentUpdatesLoseNothing) {
+  TempDir tmp;
+  KeyStore store(tmp.path() / "personal");
+  store.Update([](PersonalKeys&) {}, /*create=*/true);
+  auto add = [&store](char tag) {
+    for (int i = 0; i < 25; ++i) {
+      store.Update([&](PersonalKeys& k) {
+        k.send_tokens.push_back({std::string(64, tag), std::to_string(i), "k"});
+      });
+    }
+  };
+  std::thread a(add, 'a');
+  std::thread b(add, 'b');
+  a.join();
+  b.join();
+  EXPECT_EQ(store.Load().send_tokens.size(), 50u);
+}
+
+TEST(KeyStoreTest, MalformedStoresAreReportedWithoutTheirContents) {
+  PersonalKeys keys = SampleKeys();
+  const std::string good = KeyStore::Serialize(keys);
+  auto replace = [&good](const std::string& from, const std::string& to) {
+    std::string s = good;
+    size_t at = s.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return s.replace(at, from.size(), to);
+  };
+  for (const std::string& bad : std::vector<std::string>{
+           good.substr(0, good.size() / 2),
+           "not json " + keys.owner_secret,
+           replace("\"version\": 1", "\"version\": 2"),
+           replace(Base64UrlEncode(keys.access_key), Base64UrlEncode(keys.access_key.substr(1))),
+           replace(Base64UrlEncode(keys.identity_private_key), "!" + keys.owner_secret),
+           replace("\"next_prekey_id\": 4", "\"next_prekey_id\": \"" + keys.owner_secret + "\""),
+       }) {
+    try {
+      KeyStore::Parse(bad);
+      ADD_FAILURE() << "accepted a malformed store";
+    } catch (const std::runtime_error& e) {
+      EXPECT_THAT(e.what(), AllOf(HasSubstr("key store"), Not(HasSubstr(keys.owner_secret))));
+    }
+  }
+}
+
+// --- Personal: envelopes ----------------------------------------------------------------------
+
+struct Person {
+  PersonalKeys keys;
+  v1::PublishKeysRequest published;
+};
+
+Person NewPerson(int one_time_prekeys) {
+  Person p;
+  EnsureIdentity(&p.keys);
+  p.published = NewPublication(&p.keys, one_time_prekeys);
+  return p;
+}
+
+// What FetchBundle would answer for `p`, with its first one-time prekey if `one_time` is set.
+v1::FetchBundleResponse BundleOf(const Person& p, bool one_time) {
+  v1::FetchBundleResponse b;
+  b.set_identity_key(p.published.identity_key());
+  b.set_signed_prekey(p.published.signed_prekey());
+  b.set_signed_prekey_signature(p.published.signed_prekey_signature());
+  b.set_signed_prekey_id(p.published.signed_prekey_id());
+  if (one_time) *b.mutable_one_time_prekey() = p.published.one_time_prekeys(0);
+  return b;
+}
+
+// Opening `envelope` fails with `reason` (any reason if empty) and leaves `keys` unchanged.
+void ExpectOpenFails(PersonalKeys* keys, std::string_view envelope, const std::string& reason) {
+  const PersonalKeys before = *keys;
+  try {
+    OpenEnvelope(keys, envelope);
+    ADD_FAILURE() << "opened";
+  } catch (const Error& e) {
+    if (!reason.empty()) {
+      EXPECT_EQ(e.reason(), reason);
+    }
+  }
+  EXPECT_EQ(*keys, before);
+}
+
+TEST(EnvelopeTest, PublicationIsSignedAndKeepsThePrivateKeys) {
+  Person bob = NewPerson(3);
+  const v1::PublishKeysRequest& pub = bob.published;
+  EXPECT_EQ(pub.identity_key(), crypto::Ed25519PublicKey(bob.keys.identity_private_key));
+  EXPECT_TRUE(crypto::Ed25519Verify(pub.identity_key(), pub.signed_prekey(),
+                                    pub.signed_prekey_signature()));
+  EXPECT_EQ(pub.signed_prekey(), crypto::X25519PublicKey(bob.keys.signed_prekey_private_key));
+  ASSERT_EQ(pub.one_time_prekeys_size(), 3);
+  for (const v1::OneTimePrekey& p : pub.one_time_prekeys()) {
+    ASSERT_TRUE(bob.keys.one_time_prekeys.contains(p.prekey_id()));
+    EXPECT_EQ(p.public_key(), crypto::X25519PublicKey(bob.keys.one_time_prekeys[p.prekey_id()]));
+  }
+  v1::PublishKeysRequest more = NewPublication(&bob.keys, 2);
+  EXPECT_EQ(more.one_time_prekeys(0).prekey_id(), 4);
+  EXPECT_EQ(more.one_time_prekeys(1).prekey_id(), 5);
+  EXPECT_EQ(more.identity_key(), pub.identity_key());
+  EXPECT_EQ(bob.keys.one_time_prekeys.size(), 5u);
+}
+
+TEST(EnvelopeTest, AOneTimePrekeyOpensOneMessageAndIsThenDeleted) {
+  Person alice = NewPerson(0);
+  Person bob = NewPerson(2);
+  std::string envelope =
+      SealToBundle(BundleOf(bob, /*one_time=*/true), alice.keys.identity_private_key, "halo Bob");
+  ASSERT_GT(envelope.size(), kEnvelopeHeaderBytes);
+  EXPECT_EQ(envelope[0], kEnvelopeVersion);
+  EXPECT_EQ(envelope[1], static_cast<char>(PrekeyKind::kOneTime));
+  EXPECT_THAT(envelope, Not(HasSubstr("halo Bob")));
+
+  OpenedEnvelope opened = OpenEnvelope(&bob.keys, envelope);
+  EXPECT_EQ(opened.plaintext, "halo Bob");
+  EXPECT_EQ(opened.sender_identity_key, alice.published.identity_key());
+  EXPECT_EQ(opened.one_time_prekey_id, std::optional<int64_t>(1));
+  EXPECT_FALSE(bob.keys.one_time_prekeys.contains(1));
+  EXPECT_TRUE(bob.keys.one_time_prekeys.contains(2));
+  // The key is gone, so the same envelope (a replay) no longer opens.
+  ExpectOpenFails(&bob.keys, envelope, "UNKNOWN_PREKEY");
+}
+
+TEST(EnvelopeTest, AnyFlippedBitFailsAndKeepsTheKey) {
+  Person alice = NewPerson(0);
+  Person bob = NewPerson(1);
+  const std::string envelope =
+      SealToBundle(BundleOf(bob, /*one_time=*/true), alice.keys.identity_private_key, "rahasia");
+  for (size_t i = 0; i < envelope.size(); ++i) {
+    std::string flipped = envelope;
+    flipped[i] ^= static_cast<char>(1 << (i % 8));
+    SCOPED_TRACE(i);
+    ExpectOpenFails(&bob.keys, flipped, i < kEnvelopeHeaderBytes ? "" : "SEALED_BOX_INVALID");
+  }
+  ExpectOpenFails(&bob.keys, envelope.substr(0, kEnvelopeHeaderBytes - 1), "ENVELOPE_INVALID");
+  // Sealed to someone else's key.
+  Person carol = NewPerson(1);
+  ExpectOpenFails(&carol.keys, envelope, "SEALED_BOX_INVALID");
+  EXPECT_EQ(OpenEnvelope(&bob.keys, envelope).plaintext, "rahasia");
+}
+
+TEST(EnvelopeTest, WithoutOneTimePrekeysTheSignedPrekeyIsUsedAndKept) {
+  Person alice = NewPerson(0);
+  Person bob = NewPerson(0);
+  std::string envelope =
+      SealToBundle(BundleOf(bob, /*one_time=*/false), alice.keys.identity_private_key, "hi");
+  EXPECT_EQ(envelope[1], static_cast<char>(PrekeyKind::kSigned));
+  for (int i = 0; i < 2; ++i) {
+    OpenedEnvelope opened = OpenEnvelope(&bob.keys, envelope);
+    EXPECT_EQ(opened.plaintext, "hi");
+    EXPECT_EQ(opened.one_time_prekey_id, std::nullopt);
+  }
+  EXPECT_FALSE(bob.keys.signed_prekey_private_key.empty());
+}
+
+TEST(EnvelopeTest, ABundleWithABadPrekeySignatureIsRefused) {
+  Person alice = NewPerson(0);
+  Person bob = NewPerson(1);
+  Person mallory = NewPerson(0);
+  auto expect_refused = [&](const v1::FetchBundleResponse& bundle) {
+    try {
+      SealToBundle(bundle, alice.keys.identity_private_key, "hi");
+      ADD_FAILURE() << "sealed";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.reason(), "BAD_PREKEY_SIGNATURE");
+    }
+  };
+  v1::FetchBundleResponse swapped_prekey = BundleOf(bob, true);
+  swapped_prekey.set_signed_prekey(mallory.published.signed_prekey());
+  expect_refused(swapped_prekey);
+  v1::FetchBundleResponse swapped_identity = BundleOf(bob, true);
+  swapped_identity.set_identity_key(mallory.published.identity_key());
+  expect_refused(swapped_identity);
+  expect_refused(v1::FetchBundleResponse());
+}
+
+// --- Personal: commands against an in-process fake relay -------------------------------------
+
+const crypto::BlindRsaPrivateKey& IssuerKey() {
+  static const crypto::BlindRsaPrivateKey key = crypto::BlindRsaPrivateKey::Generate(2048);
+  return key;
+}
+
+std::string AuthorizationOf(const grpc::ServerContext* ctx) {
+  auto it = ctx->client_metadata().find("authorization");
+  return it == ctx->client_metadata().end() ? ""
+                                            : std::string(it->second.data(), it->second.size());
+}
+
+// Blind-signs like AccountService, up to a quota.
+class FakeIssuer final : public v1::AccountService::Service {
+ public:
+  grpc::Status GetSendTokenKey(grpc::ServerContext*, const v1::GetSendTokenKeyRequest*,
+                               v1::GetSendTokenKeyResponse* resp) override {
+    resp->set_key_id(crypto::BlindRsaKeyId(IssuerKey().public_key()));
+    resp->set_public_key(IssuerKey().public_key().ToDer());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status IssueSendTokens(grpc::ServerContext* ctx, const v1::IssueSendTokensRequest* req,
+                               v1::IssueSendTokensResponse* resp) override {
+    std::lock_guard lock(mu_);
+    authorizations_.push_back(AuthorizationOf(ctx));
+    batches_.push_back(req->blinded_messages_size());
+    if (req->blinded_messages_size() > kMaxTokensPerIssue) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "too many");
+    }
+    if (issued_ + req->blinded_messages_size() > quota_) {
+      return StatusWithReason(grpc::StatusCode::RESOURCE_EXHAUSTED, "quota",
+                              "TOKEN_QUOTA_EXCEEDED");
+    }
+    issued_ += req->blinded_messages_size();
+    resp->set_key_id(crypto::BlindRsaKeyId(IssuerKey().public_key()));
+    for (const std::string& m : req->blinded_messages()) {
+      resp->add_blind_signatures(IssuerKey().BlindSign(m));
+    }
+    return grpc::Status::OK;
+  }
+
+  std::vector<int> batches() {
+    std::lock_guard lock(mu_);
+    return batches_;
+  }
+  std::vector<std::string> authorizations() {
+    std::lock_guard lock(mu_);
+    return authorizations_;
+  }
+  void set_quota(int quota) {
+    std::lock_guard lock(mu_);
+    quota_ = quota;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<int> batches_;                 // guarded by mu_
+  std::vector<std::string> authorizations_;  // guarded by mu_
+  int issued_ = 0;                           // guarded by mu_
+  int quota_ = 1000;                         // guarded by mu_
+};
+
+// Keeps mailboxes in memory with the relay's rules that the client depends on: tokens verify
+// and are spent once, access keys and owner secrets are checked, bundles use up prekeys.
+class FakePersonalRelay final : public v1::PersonalRelayService::Service {
+ public:
+  grpc::Status CreateMailbox(grpc::ServerContext* ctx, const v1::CreateMailboxRequest* req,
+                             v1::CreateMailboxResponse* resp) override {
+    std::lock_guard lock(mu_);
+    Record(ctx, "CreateMailbox");
+    if (grpc::Status s = Spend(req->token()); !s.ok()) return s;
+    std::string n = std::to_string(mailboxes_.size() + 1);
+    Mailbox& m = mailboxes_["mb-" + n];
+    m.access_key = req->access_key();
+    m.owner_secret = "brm_" + n;
+    resp->set_mailbox_id("mb-" + n);
+    resp->set_owner_secret(m.owner_secret);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status PublishKeys(grpc::ServerContext* ctx, const v1::PublishKeysRequest* req,
+                           v1::PublishKeysResponse* resp) override {
+    std::lock_guard lock(mu_);
+    Record(ctx, "PublishKeys");
+    Mailbox* m = Owner(ctx);
+    if (m == nullptr) return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "who");
+    if (!crypto::Ed25519Verify(req->identity_key(), req->signed_prekey(),
+                               req->signed_prekey_signature())) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad signature");
+    }
+    m->bundle.set_identity_key(req->identity_key());
+    m->bundle.set_signed_prekey(req->signed_prekey());
+    m->bundle.set_signed_prekey_signature(req->signed_prekey_signature());
+    m->bundle.set_signed_prekey_id(req->signed_prekey_id());
+    m->prekeys.insert(m->prekeys.end(), req->one_time_prekeys().begin(),
+                      req->one_time_prekeys().end());
+    resp->set_one_time_prekeys_left(static_cast<int>(m->prekeys.size()));
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetPrekeyCount(grpc::ServerContext* ctx, const v1::GetPrekeyCountRequest*,
+                              v1::GetPrekeyCountResponse* resp) override {
+    std::lock_guard lock(mu_);
+    Record(ctx, "GetPrekeyCount");
+    Mailbox* m = Owner(ctx);
+    if (m == nullptr) return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "who");
+    resp->set_one_time_prekeys_left(static_cast<int>(m->prekeys.size()));
+    return grpc::Status::OK;
+  }
+
+  grpc::Status FetchBundle(grpc::ServerContext* ctx, const v1::FetchBundleRequest* req,
+                           v1::FetchBundleResponse* resp) override {
+    std::lock_guard lock(mu_);
+    Record(ctx, "FetchBundle");
+    Mailbox* m = Access(req->mailbox_id(), req->access_key());
+    if (m == nullptr) return grpc::Status(grpc::StatusCode::NOT_FOUND, "mailbox");
+    *resp = m->bundle;
+    if (corrupt_signatures_) resp->mutable_signed_prekey_signature()->at(0) ^= 1;
+    if (!m->prekeys.empty()) {
+      *resp->mutable_one_time_prekey() = m->prekeys.front();
+      m->prekeys.pop_front();
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status SendSealed(grpc::ServerContext* ctx, const v1::SendSealedRequest* req,
+                          v1::SendSealedResponse*) override {
+    std::lock_guard lock(mu_);
+    Record(ctx, "SendSealed");
+    Mailbox* m = Access(req->mailbox_id(), req->access_key());
+    if (m == nullptr) return grpc::Status(grpc::StatusCode::NOT_FOUND, "mailbox");
+    if (grpc::Status s = Spend(req->token()); !s.ok()) return s;
+    m->envelopes.emplace_back(++m->last_seq, req->ciphertext());
+    return grpc::Status::OK;
+  }
+
+  // Sends what is held after the requested sequence, then holds the stream open.
+  grpc::Status StreamMailbox(grpc::ServerContext* ctx, const v1::StreamMailboxRequest* req,
+                             grpc::ServerWriter<v1::StreamMailboxResponse>* writer) override {
+    std::vector<std::pair<int64_t, std::string>> held;
+    {
+      std::lock_guard lock(mu_);
+      Record(ctx, "StreamMailbox");
+      Mailbox* m = Owner(ctx);
+      if (m == nullptr) return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "who");
+      held = m->envelopes;
+    }
+    for (const auto& [seq, ciphertext] : held) {
+      if (seq <= req->after_sequence()) continue;
+      v1::StreamMailboxResponse r;
+      r.set_sequence(seq);
+      r.set_ciphertext(ciphertext);
+      writer->Write(r);
+    }
+    while (!ctx->IsCancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return grpc::Status::CANCELLED;
+  }
+
+  grpc::Status AcknowledgeEnvelopes(grpc::ServerContext* ctx,
+                                    const v1::AcknowledgeEnvelopesRequest* req,
+                                    v1::AcknowledgeEnvelopesResponse* resp) override {
+    std::lock_guard lock(mu_);
+    Record(ctx, "AcknowledgeEnvelopes");
+    Mailbox* m = Owner(ctx);
+    if (m == nullptr) return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "who");
+    auto acked = [&](const auto& e) { return e.first <= req->up_to_sequence(); };
+    resp->set_deleted(static_cast<int>(std::erase_if(m->envelopes, acked)));
+    return grpc::Status::OK;
+  }
+
+  std::vector<std::string> calls() {
+    std::lock_guard lock(mu_);
+    return calls_;
+  }
+  std::vector<std::string> authorizations() {
+    std::lock_guard lock(mu_);
+    return authorizations_;
+  }
+  size_t held(const std::string& mailbox) {
+    std::lock_guard lock(mu_);
+    return mailboxes_[mailbox].envelopes.size();
+  }
+  void MarkSpent(const std::string& token_message) {
+    std::lock_guard lock(mu_);
+    spent_.insert(token_message);
+  }
+  void TakePrekeys(const std::string& mailbox, int n) {
+    std::lock_guard lock(mu_);
+    for (int i = 0; i < n; ++i) mailboxes_[mailbox].prekeys.pop_front();
+  }
+  void set_corrupt_signatures(bool corrupt) {
+    std::lock_guard lock(mu_);
+    corrupt_signatures_ = corrupt;
+  }
+
+ private:
+  struct Mailbox {
+    std::string access_key, owner_secret;
+    v1::FetchBundleResponse bundle;
+    std::deque<v1::OneTimePrekey> prekeys;
+    std::vector<std::pair<int64_t, std::string>> envelopes;
+    int64_t last_seq = 0;
+  };
+
+  void Record(const grpc::ServerContext* ctx, const std::string& method) {
+    calls_.push_back(method);
+    authorizations_.push_back(AuthorizationOf(ctx));
+  }
+  grpc::Status Spend(const v1::SendToken& t) {
+    if (t.message().size() != 64 || t.key_id() != crypto::BlindRsaKeyId(IssuerKey().public_key()) ||
+        !IssuerKey().public_key().Verify(t.message(), t.signature())) {
+      return StatusWithReason(grpc::StatusCode::PERMISSION_DENIED, "bad token", "INVALID_TOKEN");
+    }
+    if (!spent_.insert(t.message()).second) {
+      return StatusWithReason(grpc::StatusCode::FAILED_PRECONDITION, "spent", "TOKEN_SPENT");
+    }
+    return grpc::Status::OK;
+  }
+  Mailbox* Owner(const grpc::ServerContext* ctx) {
+    for (auto& [id, m] : mailboxes_) {
+      if (AuthorizationOf(ctx) == "Bearer " + m.owner_secret) return &m;
+    }
+    return nullptr;
+  }
+  Mailbox* Access(const std::string& id, const std::string& access_key) {
+    auto it = mailboxes_.find(id);
+    return it == mailboxes_.end() || it->second.access_key != access_key ? nullptr : &it->second;
+  }
+
+  std::mutex mu_;
+  std::map<std::string, Mailbox> mailboxes_;  // guarded by mu_
+  std::set<std::string> spent_;               // guarded by mu_
+  std::vector<std::string> calls_;            // guarded by mu_
+  std::vector<std::string> authorizations_;   // guarded by mu_
+  bool corrupt_signatures_ = false;           // guarded by mu_
+};
+
+TEST(SendTokenTest, ObtainsInChunksOfAtMostOneHundredAndUnblindsValidTokens) {
+  FakeIssuer issuer;
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&issuer);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  auto stub = v1::AccountService::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+
+  std::vector<std::vector<SendToken>> kept;
+  ObtainSendTokens(*stub, "bru_test", 150, std::chrono::seconds(30),
+                   [&](std::vector<SendToken> t) { kept.push_back(std::move(t)); });
+  EXPECT_THAT(issuer.batches(), ElementsAre(100, 50));
+  EXPECT_THAT(issuer.authorizations(), ElementsAre("Bearer bru_test", "Bearer bru_test"));
+  ASSERT_EQ(kept.size(), 2u);
+  std::set<std::string> messages;
+  for (const auto& batch : kept) {
+    for (const SendToken& t : batch) {
+      EXPECT_EQ(t.message.size(), 64u);
+      EXPECT_EQ(t.key_id, crypto::BlindRsaKeyId(IssuerKey().public_key()));
+      EXPECT_TRUE(IssuerKey().public_key().Verify(t.message, t.signature));
+      messages.insert(t.message);
+    }
+  }
+  EXPECT_EQ(messages.size(), 150u);
+
+  // Tokens issued before a refusal are handed over before the error.
+  issuer.set_quota(150 + 100 + 20);
+  kept.clear();
+  try {
+    ObtainSendTokens(*stub, "bru_test", 150, std::chrono::seconds(30),
+                     [&](std::vector<SendToken> t) { kept.push_back(std::move(t)); });
+    ADD_FAILURE() << "no error";
+  } catch (const RpcError& e) {
+    EXPECT_EQ(ErrorReason(e.status()), "TOKEN_QUOTA_EXCEEDED");
+  }
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(kept[0].size(), 100u);
+  server->Shutdown(std::chrono::system_clock::now());
+}
+
+class PersonalCommandTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(&issuer_);
+    builder.RegisterService(&relay_);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+  }
+  void TearDown() override { server_->Shutdown(std::chrono::system_clock::now()); }
+
+  struct Outcome {
+    int exit_code;
+    std::string out;
+    std::string err;
+  };
+
+  // Runs `bizrelay personal --keys-dir <dir of who> args...` with a user token in the
+  // environment (as a user would have it set), on the same fake for both listeners.
+  Outcome Personal(const std::string& who, std::vector<std::string> args) {
+    std::string addr = "127.0.0.1:" + std::to_string(port_);
+    args.insert(args.begin(), {"--addr", addr, "--personal-addr", addr, "personal", "--keys-dir",
+                               (dir_.path() / who).string()});
+    ParseResult parsed = ParseCommandLine(args, {{"BIZRELAY_TOKEN", "bru_test"}});
+    EXPECT_EQ(parsed.outcome, ParseResult::Outcome::kOk) << parsed.message;
+    std::ostringstream out, err;
+    std::istringstream in;
+    Io io{.out = out, .err = err, .in = in};
+    int code = cli::Run(parsed.invocation, io);
+    return {code, out.str(), err.str()};
+  }
+
+  PersonalKeys Keys(const std::string& who) { return KeyStore(dir_.path() / who).Load(); }
+
+  // `personal init` for `who`; returns the contact card.
+  std::string Init(const std::string& who, int tokens) {
+    Outcome r = Personal(who, {"init", "--tokens", std::to_string(tokens)});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_THAT(r.out, MatchesRegex("bizrelay-contact:mb-[0-9]+:[A-Za-z0-9_-]{43}\n"));
+    return r.out.substr(0, r.out.size() - 1);
+  }
+
+  TempDir dir_;
+  FakeIssuer issuer_;
+  FakePersonalRelay relay_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+TEST_F(PersonalCommandTest, TwoPeopleExchangeMessages) {
+  std::string alice_card = Init("alice", 5);
+  std::string bob_card = Init("bob", 5);
+  PersonalKeys alice = Keys("alice");
+  EXPECT_EQ(alice.mailbox_id, "mb-1");
+  EXPECT_EQ(alice.send_tokens.size(), 4u);  // one paid for the mailbox
+  EXPECT_EQ(alice.one_time_prekeys.size(), 20u);
+  EXPECT_EQ(ParseContactCard(alice_card), (ContactCard{alice.mailbox_id, alice.access_key}));
+
+  Outcome sent = Personal("alice", {"send", bob_card, "halo Bob"});
+  EXPECT_EQ(sent.exit_code, 0) << sent.err;
+  EXPECT_EQ(sent.out, "sent\n");
+  EXPECT_EQ(sent.err, "send tokens left: 3; get more with `bizrelay personal tokens`\n");
+  EXPECT_EQ(Keys("alice").send_tokens.size(), 3u);
+  EXPECT_EQ(Personal("bob", {"send", alice_card, "halo Alice\nbaris dua"}).exit_code, 0);
+
+  Outcome bob_listen = Personal("bob", {"listen", "--count", "1"});
+  EXPECT_EQ(bob_listen.exit_code, 0) << bob_listen.err;
+  std::string alice_identity = crypto::Ed25519PublicKey(alice.identity_private_key);
+  EXPECT_EQ(bob_listen.out, "1 sender=" + IdentityFingerprint(alice_identity) + " halo Bob\n");
+  EXPECT_EQ(relay_.held("mb-2"), 0u);                   // acknowledged
+  EXPECT_EQ(Keys("bob").one_time_prekeys.size(), 19u);  // the used prekey is forgotten
+
+  Outcome alice_listen = Personal("alice", {"listen", "--count", "1", "--after", "0"});
+  EXPECT_EQ(alice_listen.exit_code, 0) << alice_listen.err;
+  EXPECT_THAT(alice_listen.out, HasSubstr(" halo Alice\\nbaris dua\n"));
+
+  // The user token went to the issuer only; the personal relay saw owner secrets or nothing.
+  EXPECT_THAT(issuer_.authorizations(), Each(Eq("Bearer bru_test")));
+  for (const std::string& a : relay_.authorizations()) {
+    EXPECT_THAT(a, AnyOf(Eq(""), Eq("Bearer brm_1"), Eq("Bearer brm_2")));
+  }
+  // Nothing printed a secret.
+  for (const Outcome& o : {sent, bob_listen, alice_listen}) {
+    EXPECT_THAT(o.out + o.err, AllOf(Not(HasSubstr("brm_")), Not(HasSubstr("bru_test"))));
+  }
+}
+
+TEST_F(PersonalCommandTest, ListenJsonShowsTheWholeSenderKey) {
+  std::string card = Init("alice", 2);
+  ASSERT_EQ(Personal("alice", {"send", card, "catatan untuk diri sendiri"}).exit_code, 0);
+  Outcome r = Personal("alice", {"listen", "--count", "1", "--json"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::string identity = crypto::Ed25519PublicKey(Keys("alice").identity_private_key);
+  EXPECT_EQ(r.out, R"({"sender":")" + ToHex(identity) +
+                       R"(","sequence":1,"text":"catatan untuk diri sendiri"})"
+                       "\n");
+}
+
+TEST_F(PersonalCommandTest, ASpentTokenIsDroppedAndTheNextOneUsed) {
+  std::string card = Init("alice", 3);
+  PersonalKeys before = Keys("alice");
+  ASSERT_EQ(before.send_tokens.size(), 2u);
+  relay_.MarkSpent(before.send_tokens[0].message);
+  Outcome r = Personal("alice", {"send", card, "hi"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(Keys("alice").send_tokens.empty());
+  EXPECT_EQ(relay_.held("mb-1"), 1u);
+
+  // With no tokens left nothing is fetched (a fetch uses up one of the recipient's prekeys).
+  size_t calls = relay_.calls().size();
+  Outcome none = Personal("alice", {"send", card, "hi again"});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_THAT(none.err, HasSubstr("personal tokens"));
+  EXPECT_EQ(relay_.calls().size(), calls);
+
+  Outcome more = Personal("alice", {"tokens", "--count", "4"});
+  EXPECT_EQ(more.exit_code, 0) << more.err;
+  EXPECT_EQ(more.out, "send tokens: 4\n");
+  EXPECT_EQ(Personal("alice", {"send", card, "hi again"}).exit_code, 0);
+}
+
+TEST_F(PersonalCommandTest, RefillTopsUpOnlyWhenFewAreLeft) {
+  Init("alice", 1);
+  Outcome full = Personal("alice", {"refill"});
+  EXPECT_EQ(full.exit_code, 0) << full.err;
+  EXPECT_EQ(full.out, "one-time prekeys: 20 (published 0)\n");
+  relay_.TakePrekeys("mb-1", 15);
+  Outcome low = Personal("alice", {"refill"});
+  EXPECT_EQ(low.exit_code, 0) << low.err;
+  EXPECT_EQ(low.out, "one-time prekeys: 20 (published 15)\n");
+  PersonalKeys keys = Keys("alice");
+  EXPECT_EQ(keys.one_time_prekeys.size(), 35u);
+  EXPECT_EQ(keys.next_prekey_id, 36);
+}
+
+TEST_F(PersonalCommandTest, ABadPrekeySignatureSendsNothing) {
+  std::string card = Init("alice", 2);
+  relay_.set_corrupt_signatures(true);
+  Outcome r = Personal("alice", {"send", card, "hi"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("BAD_PREKEY_SIGNATURE"));
+  EXPECT_EQ(Keys("alice").send_tokens.size(), 1u);
+  EXPECT_EQ(relay_.held("mb-1"), 0u);
+}
+
+TEST_F(PersonalCommandTest, CommandsNeedAnInitializedStore) {
+  Outcome r = Personal("nobody", {"send", FormatContactCard(kCard), "hi"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("personal init"));
+  EXPECT_EQ(Personal("nobody", {"listen"}).exit_code, 2);
+  EXPECT_EQ(Personal("nobody", {"tokens"}).exit_code, 2);
+  EXPECT_TRUE(relay_.calls().empty());
+  EXPECT_TRUE(issuer_.batches().empty());
+  Init("alice", 1);
+  Outcome again = Personal("alice", {"init"});
+  EXPECT_EQ(again.exit_code, 2);
+  EXPECT_THAT(again.err, HasSubstr("already holds a mailbox"));
 }
 
 }  // namespace

@@ -82,7 +82,8 @@ std::optional<std::string> ReadIfExists(const std::filesystem::path& path) {
   return out;
 }
 
-// Replaces `path` by a file of mode 0600 holding `contents`, atomically and durably.
+// Replaces dir/keys.json by a file of mode 0600 holding `contents`, atomically and durably.
+// The caller holds the store's lock, which also guards the fixed temporary name.
 void WriteAtomically(const std::filesystem::path& dir, const std::string& contents) {
   std::filesystem::path tmp = dir / kTempFile;
   {

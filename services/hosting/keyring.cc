@@ -1,5 +1,8 @@
 #include "services/hosting/keyring.h"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include <stdexcept>
 
 #include "services/platform/aead.h"
@@ -119,6 +122,17 @@ int KeyRing::RewrapAll(pqxx::transaction_base& tx) {
     ++n;
   }
   return n;
+}
+
+std::string KeyRing::Pseudonym(const std::string& purpose, const std::string& id) const {
+  std::string key = Sha256(current_.key + "|bizrelay-pseudonym-v1|" + purpose);
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+           reinterpret_cast<const unsigned char*>(id.data()), id.size(), out, &len) == nullptr) {
+    throw std::runtime_error("HMAC failed");
+  }
+  return ToHex(std::string(reinterpret_cast<const char*>(out), len)).substr(0, 32);
 }
 
 }  // namespace bizrelay::hosting

@@ -54,6 +54,10 @@ class KeyRing {
 
   const std::string& master_key_id() const { return current_.id; }
 
+  // A stable pseudonym of `id` for exports: hex HMAC-SHA256 under a key derived from the master
+  // key and `purpose`. Not reversible without the master key.
+  std::string Pseudonym(const std::string& purpose, const std::string& id) const;
+
  private:
   std::string Unwrap(const std::string& business_id, const std::string& wrapped,
                      const std::string& master_key_id) const;

@@ -97,7 +97,7 @@ constexpr const char* kSetState =
     "RETURNING conversation_id::text";
 
 #define CONVERSATION_COLUMNS                                                               \
-  "c.conversation_id::text, c.business_id::text, c.user_id::text, b.display_name, "        \
+  "c.conversation_id::text, c.business_id::text, coalesce(c.user_id::text, ''), b.display_name, "        \
   "c.state, c.consent_version, extract(epoch from now() - c.last_user_message_at)::float8 " \
   "FROM hosting.conversations c JOIN core.businesses b USING (business_id) "
 
@@ -155,8 +155,12 @@ constexpr const char* kMessages =
     "WHERE m.conversation_id = $1::uuid AND m.seq > $2 AND " LIVE_MESSAGE
     " ORDER BY m.seq LIMIT $3";
 
+constexpr const char* kTouchSenders =
+    "UPDATE core.users u SET last_active_day = current_date FROM core.credentials c "
+    "WHERE c.token_hash IN (SELECT decode(h, 'hex') FROM unnest($1::text[]) h) "
+    "  AND c.kind = 1 AND u.user_id = c.principal_id AND u.last_active_day <> current_date";
 constexpr const char* kPrepareUserSends =
-    "SELECT idx, outcome, coalesce(conversation_id::text, '') "
+    "SELECT idx, outcome, coalesce(conversation_id::text, ''), required_policy "
     "FROM hosting.prepare_user_sends($1::text[], $2::uuid[])";
 constexpr const char* kPostUserMessages =
     "SELECT idx, outcome, coalesce(message_id::text, ''), coalesce(status, 1), "
@@ -176,7 +180,7 @@ constexpr const char* kTemplates =
     "WHERE business_id = $1::uuid ORDER BY name";
 
 constexpr const char* kEvents =
-    "SELECT e.position, e.kind, e.conversation_id::text, c.user_id::text, c.business_id::text, "
+    "SELECT e.position, e.kind, e.conversation_id::text, coalesce(c.user_id::text, ''), c.business_id::text, "
     "  coalesce(e.message_id::text, ''), coalesce(e.status, 0), coalesce(e.notice_kind, 0), "
     "  m.direction, m.body, coalesce(m.template_name, ''), m.status, " MICROS("m.created_at") ", "
     "  b.display_name, coalesce(t.version, 1), coalesce(t.lifetime_seconds, $4), "
@@ -475,6 +479,7 @@ std::vector<PostResult> HostingRepository::PostUserMessages(pqxx::transaction_ba
     tokens.push_back(ToHex(item.token_hash));
     businesses.push_back(item.business_id);
   }
+  tx.exec_params0(kTouchSenders, ArrayLiteral(tokens));
   // Step 1: who sends, to which conversation (locks taken in a deadlock-free order).
   std::vector<size_t> found;
   std::vector<std::string> conversations(items.size());
@@ -482,6 +487,7 @@ std::vector<PostResult> HostingRepository::PostUserMessages(pqxx::transaction_ba
                                       ArrayLiteral(businesses))) {
     size_t idx = r[0].as<size_t>();
     results.at(idx).outcome = static_cast<PostOutcome>(r[1].as<int>());
+    if (!r[3].is_null()) results[idx].required_policy = r[3].as<std::string>();
     if (results[idx].outcome == PostOutcome::kStored) {
       conversations[idx] = r[2].as<std::string>();
       found.push_back(idx);

@@ -102,10 +102,13 @@ enum class PostOutcome : int {
   kNotStarted = 4,
   kNotOpen = 5,
   kKeyReused = 6,
+  kPolicyRequired = 7,
 };
 struct PostResult {
   PostOutcome outcome = PostOutcome::kUnauthenticated;
   MessageRow message;
+  // With kPolicyRequired: the policy version to accept.
+  std::string required_policy;
 };
 
 // The SQL of the hosting path (schema `hosting`). Every function runs in the caller's

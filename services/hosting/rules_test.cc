@@ -81,11 +81,30 @@ TEST(RulesTest, RequestHashSeparatesFields) {
 }
 
 TEST(RulesTest, DisclosureSaysHostedRetentionAndStatement) {
-  auto s = DisclosureSummary("Toko", 30, "We use chats to handle orders.");
+  auto s = DisclosureSummary("Toko", 30 * 86400, false, {{"orders", 7200}},
+                             "We use chats to handle orders.");
   EXPECT_NE(s.find("hosted"), std::string::npos);
   EXPECT_NE(s.find("30 days"), std::string::npos);
+  EXPECT_NE(s.find("orders conversations: 2 hours"), std::string::npos);
   EXPECT_NE(s.find("We use chats to handle orders."), std::string::npos);
-  EXPECT_NE(DisclosureSummary("Toko", 1, "").find("has not said"), std::string::npos);
+  EXPECT_NE(DisclosureSummary("Toko", 86400, false, {}, "").find("has not said"),
+            std::string::npos);
+  EXPECT_NE(DisclosureSummary("Toko", 86400, true, {}, "").find("only until they are delivered"),
+            std::string::npos);
+}
+
+TEST(RulesTest, RetentionRulesStayWithinBounds) {
+  HostingOptions o;
+  o.min_lifetime_seconds = 60;
+  o.max_lifetime_seconds = 3600;
+  EXPECT_EQ(ReasonOf([&] { CheckRetentionRule({30, false, {}}, o); }),
+            "RETENTION_OUT_OF_BOUNDS:policy.default_lifetime_seconds");
+  EXPECT_EQ(ReasonOf([&] { CheckRetentionRule({60, false, {{"orders", 7200}}}, o); }),
+            "RETENTION_OUT_OF_BOUNDS:policy.label_lifetimes.lifetime_seconds");
+  auto rule = CheckRetentionRule({0, true, {{"b", 60}, {"a", 120}}}, o);
+  EXPECT_EQ(rule.label_lifetimes.front().first, "a");  // sorted
+  EXPECT_EQ(HumanDuration(90), "90 seconds");
+  EXPECT_EQ(HumanDuration(3600), "1 hour");
 }
 
 }  // namespace

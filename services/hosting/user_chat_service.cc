@@ -18,8 +18,12 @@ void CheckSendRate(const HostingEnv& env, const std::string& token_hash) {
 
 namespace {
 
-Error SendError(PostOutcome outcome) {
-  switch (outcome) {
+Error SendError(const PostResult& result) {
+  switch (result.outcome) {
+    case PostOutcome::kPolicyRequired:
+      return Error(ErrorCode::kFailedPrecondition, "POLICY_ACCEPTANCE_REQUIRED",
+                   "accept policy version " + result.required_policy + " to send again",
+                   {{"version", result.required_policy}});
     case PostOutcome::kUnauthenticated:
       return Error(ErrorCode::kUnauthenticated, "UNAUTHENTICATED",
                    "missing, unknown or revoked credential");
@@ -133,7 +137,7 @@ grpc::ServerUnaryReactor* UserChatServiceImpl::SendMessage(grpc::CallbackServerC
           return;
         }
         if (result->outcome != PostOutcome::kStored && result->outcome != PostOutcome::kReplayed) {
-          reactor->Finish(rpc::ToGrpcStatus(SendError(result->outcome)));
+          reactor->Finish(rpc::ToGrpcStatus(SendError(*result)));
           return;
         }
         ToProto(result->message, response->mutable_message());

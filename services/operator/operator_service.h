@@ -11,7 +11,7 @@ namespace bizrelay::operator_api {
 // rpc::RunUnary). Every call runs on a database worker, authenticated as the operator.
 class OperatorServiceImpl final : public bizrelay::v1::OperatorService::CallbackService {
  public:
-  // `keys` destroys data keys when a business is offboarded.
+  // `keys` destroys data keys when a business is offboarded and derives export pseudonyms.
   OperatorServiceImpl(rpc::RpcEnv env, const auth::Authenticator* auth, hosting::KeyRing* keys)
       : env_(env), auth_(auth), keys_(keys) {}
 
@@ -30,6 +30,18 @@ class OperatorServiceImpl final : public bizrelay::v1::OperatorService::Callback
   grpc::ServerUnaryReactor* OffboardBusiness(grpc::CallbackServerContext* ctx,
                                              const v1::OffboardBusinessRequest* request,
                                              v1::OffboardBusinessResponse* response) override;
+  grpc::ServerUnaryReactor* PublishPolicyVersion(
+      grpc::CallbackServerContext* ctx, const v1::PublishPolicyVersionRequest* request,
+      v1::PublishPolicyVersionResponse* response) override;
+  grpc::ServerUnaryReactor* PostponePolicyDeadline(
+      grpc::CallbackServerContext* ctx, const v1::PostponePolicyDeadlineRequest* request,
+      v1::PostponePolicyDeadlineResponse* response) override;
+  grpc::ServerUnaryReactor* SetOptOutOffer(grpc::CallbackServerContext* ctx,
+                                           const v1::SetOptOutOfferRequest* request,
+                                           v1::SetOptOutOfferResponse* response) override;
+  grpc::ServerWriteReactor<v1::ExportInfrastructureDataResponse>* ExportInfrastructureData(
+      grpc::CallbackServerContext* ctx,
+      const v1::ExportInfrastructureDataRequest* request) override;
 
  private:
   const rpc::RpcEnv env_;

@@ -147,4 +147,27 @@ grpc::ServerUnaryReactor* PersonalRelayServiceImpl::AcknowledgeEnvelopes(
   });
 }
 
+grpc::ServerUnaryReactor* PersonalRelayServiceImpl::ExportMailbox(
+    grpc::CallbackServerContext* ctx, const v1::ExportMailboxRequest*,
+    v1::ExportMailboxResponse* response) {
+  return AsOwner(ctx, [response](auto& tx, const std::string& mailbox) {
+    int prekeys = 0, envelopes = 0;
+    Bundle keys = PersonalRepository::Keys(tx, mailbox, &prekeys, &envelopes);
+    response->set_mailbox_id(mailbox);
+    response->set_identity_key(keys.identity_key);
+    response->set_signed_prekey(keys.signed_prekey);
+    response->set_signed_prekey_id(keys.signed_prekey_id);
+    response->set_one_time_prekeys_left(prekeys);
+    response->set_envelopes_held(envelopes);
+  });
+}
+
+grpc::ServerUnaryReactor* PersonalRelayServiceImpl::DeleteMailbox(
+    grpc::CallbackServerContext* ctx, const v1::DeleteMailboxRequest*,
+    v1::DeleteMailboxResponse*) {
+  return AsOwner(ctx, [](auto& tx, const std::string& mailbox) {
+    PersonalRepository::DeleteMailbox(tx, mailbox);
+  });
+}
+
 }  // namespace bizrelay::personal

@@ -34,6 +34,12 @@ class PersonalRelayServiceImpl final : public v1::PersonalRelayService::Callback
   grpc::ServerUnaryReactor* AcknowledgeEnvelopes(
       grpc::CallbackServerContext* ctx, const v1::AcknowledgeEnvelopesRequest* request,
       v1::AcknowledgeEnvelopesResponse* response) override;
+  grpc::ServerUnaryReactor* ExportMailbox(grpc::CallbackServerContext* ctx,
+                                          const v1::ExportMailboxRequest* request,
+                                          v1::ExportMailboxResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteMailbox(grpc::CallbackServerContext* ctx,
+                                          const v1::DeleteMailboxRequest* request,
+                                          v1::DeleteMailboxResponse* response) override;
 
  private:
   // Runs `work(tx, mailbox_id)` for the mailbox whose owner secret is the bearer token.

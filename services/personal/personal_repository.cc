@@ -49,6 +49,15 @@ constexpr const char* kEnvelopes =
 constexpr const char* kDeleteUpTo =
     "DELETE FROM personal.envelopes WHERE mailbox_id = $1::uuid AND seq <= $2";
 
+constexpr const char* kKeys =
+    "SELECT coalesce(identity_key, ''::bytea), coalesce(signed_prekey, ''::bytea), "
+    "  coalesce(signed_prekey_signature, ''::bytea), coalesce(signed_prekey_id, 0), "
+    "  (SELECT count(*) FROM personal.prekeys p WHERE p.mailbox_id = m.mailbox_id), "
+    "  (SELECT count(*) FROM personal.envelopes e WHERE e.mailbox_id = m.mailbox_id) "
+    "FROM personal.mailboxes m WHERE mailbox_id = $1::uuid";
+constexpr const char* kDeleteMailbox =
+    "DELETE FROM personal.mailboxes WHERE mailbox_id = $1::uuid";
+
 std::string Bytes(const pqxx::field& f) { return pqxx::binarystring(f).str(); }
 
 }  // namespace
@@ -141,6 +150,19 @@ std::vector<Envelope> PersonalRepository::Envelopes(pqxx::transaction_base& tx,
 int PersonalRepository::DeleteUpTo(pqxx::transaction_base& tx, const std::string& mailbox_id,
                                    int64_t up_to) {
   return static_cast<int>(tx.exec_params0(kDeleteUpTo, mailbox_id, up_to).affected_rows());
+}
+
+Bundle PersonalRepository::Keys(pqxx::transaction_base& tx, const std::string& mailbox_id,
+                                int* prekeys, int* envelopes) {
+  auto r = tx.exec_params1(kKeys, mailbox_id);
+  *prekeys = r[4].as<int>();
+  *envelopes = r[5].as<int>();
+  return Bundle{Bytes(r[0]), Bytes(r[1]), Bytes(r[2]), r[3].as<int64_t>(), {}};
+}
+
+void PersonalRepository::DeleteMailbox(pqxx::transaction_base& tx,
+                                       const std::string& mailbox_id) {
+  tx.exec_params0(kDeleteMailbox, mailbox_id);
 }
 
 }  // namespace bizrelay::personal

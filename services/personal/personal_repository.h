@@ -61,6 +61,11 @@ class PersonalRepository {
                                          const std::string& mailbox_id, int64_t after, int limit);
   static int DeleteUpTo(pqxx::transaction_base& tx, const std::string& mailbox_id,
                         int64_t up_to);
+  // The mailbox's public keys and counts, for its owner's export.
+  static Bundle Keys(pqxx::transaction_base& tx, const std::string& mailbox_id, int* prekeys,
+                     int* envelopes);
+  // Deletes the mailbox with its keys and envelopes.
+  static void DeleteMailbox(pqxx::transaction_base& tx, const std::string& mailbox_id);
 };
 
 }  // namespace bizrelay::personal

@@ -23,7 +23,8 @@ struct Person {
   crypto::KeyPair identity, signed_prekey;
 };
 
-Person Join(DaemonProcess& d, const std::string& name, int tokens) {
+// Registers a user and gets tokens on `d`, then makes a mailbox on `relay_process`.
+Person Join(DaemonProcess& d, DaemonProcess& relay_process, const std::string& name, int tokens) {
   Person p;
   auto accounts = v1::AccountService::NewStub(d.PublicChannel());
   {
@@ -61,7 +62,7 @@ Person Join(DaemonProcess& d, const std::string& name, int tokens) {
     p.tokens.push_back(t);
   }
   // A mailbox, paid with one token, and its keys.
-  auto relay = v1::PersonalRelayService::NewStub(d.PersonalChannel());
+  auto relay = v1::PersonalRelayService::NewStub(relay_process.PersonalChannel());
   p.access_key = RandomBytes(32);
   {
     grpc::ClientContext c;
@@ -87,6 +88,10 @@ Person Join(DaemonProcess& d, const std::string& name, int tokens) {
   v1::PublishKeysResponse out;
   EXPECT_TRUE(relay->PublishKeys(&c, r, &out).ok());
   return p;
+}
+
+Person Join(DaemonProcess& d, const std::string& name, int tokens) {
+  return Join(d, d, name, tokens);
 }
 
 grpc::Status SendTo(DaemonProcess& d, Person& from, const Person& to, const std::string& text,
@@ -235,6 +240,24 @@ TEST(PersonalE2E, SealedExchangeLeavesNothingThatLinksTheTwo) {
     EXPECT_EQ(logs.find(needle), std::string::npos) << "log has: " << needle.substr(0, 16);
   }
   EXPECT_THAT(logs, ::testing::HasSubstr("role=personal"));  // the relay did log, at trace
+}
+
+// The personal relay as a process of its own: accounts and tokens on one process, the relay
+// (which links nothing of the hosting code) on another.
+TEST(PersonalE2E, RunsAsItsOwnProcess) {
+  std::string url = store::testing::FreshDatabase();
+  DaemonProcess accounts(DaemonProcess::Options{
+      .database_url = url, .extra_args = {"--roles", "hosting,operator"}});
+  DaemonProcess relay(
+      DaemonProcess::Options{.database_url = url, .extra_args = {"--roles", "personal"}});
+  EXPECT_EQ(accounts.personal_port(), 0);
+  EXPECT_EQ(relay.public_port(), 0);
+  ASSERT_GT(relay.personal_port(), 0);
+  // Tokens come from the accounts process; mailboxes and sends go to the relay process.
+  Person ani = Join(accounts, relay, "Ani", 3);
+  Person budi = Join(accounts, relay, "Budi", 3);
+  ASSERT_TRUE(SendTo(relay, ani, budi, "lewat proses sendiri").ok());
+  EXPECT_EQ(Receive(relay, budi, 1)[0].second, "lewat proses sendiri");
 }
 
 TEST(PersonalE2E, TokenIssuanceIsLimitedPerUserPerDay) {

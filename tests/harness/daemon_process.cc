@@ -17,6 +17,7 @@
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "services/platform/token.h"
+#include "tests/harness/command.h"
 
 extern char** environ;
 
@@ -67,8 +68,20 @@ DaemonProcess::DaemonProcess(Options options) : options_(std::move(options)) {
     if (!std::string(*e).starts_with("BIZRELAY_")) env_strings.emplace_back(*e);
   }
   // Processes that share a database must share the master key that wraps its data keys.
+  // ... and the key that signs send tokens.
   if (!options_.database_url.empty() && !options_.env.count("BIZRELAY_CRYPTO_MASTER_KEY_HEX")) {
     env_strings.push_back("BIZRELAY_CRYPTO_MASTER_KEY_HEX=" + ToHex(Sha256(options_.database_url)));
+  }
+  if (!options_.database_url.empty()) {
+    std::string issuer =
+        "/tmp/bizrelay-issuer-" + ToHex(Sha256(options_.database_url)).substr(0, 16) + ".pem";
+    if (!fs::exists(issuer)) {
+      std::string tmp = issuer + "." + std::to_string(getpid());
+      RunCommand({"openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+                  "-out", tmp});
+      fs::rename(tmp, issuer);
+    }
+    env_strings.push_back("BIZRELAY_TOKENS_ISSUER_KEY_FILE=" + issuer);
   }
   for (const auto& [k, v] : options_.env) env_strings.push_back(k + "=" + v);
 

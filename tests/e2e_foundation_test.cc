@@ -1,6 +1,7 @@
 // End-to-end: the real bizrelayd, probed over real sockets by buf curl (through reflection),
 // Python grpcio and our generated C++ stubs.
 #include <gmock/gmock.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -19,8 +20,6 @@
 #include "tests/harness/command.h"
 #include "tests/harness/daemon_process.h"
 #include "tests/harness/tls_material.h"
-
-#include <grpcpp/generic/generic_stub.h>
 
 namespace bizrelay::e2e {
 namespace {
@@ -73,9 +72,9 @@ TEST(FoundationE2E, BufCurlThroughReflection) {
   EXPECT_NE(anonymous.exit_code, 0);
   EXPECT_THAT(anonymous.out + anonymous.err, HasSubstr("unauthenticated"));
 
-  auto wrong = BufCurl(d.operator_port(), "bizrelay.v1.OperatorService/CreateBusiness",
-                       {"-H", "authorization: Bearer " + token, "-d",
-                        R"({"profile":{"display_name":"Sneaky"}})"});
+  auto wrong = BufCurl(
+      d.operator_port(), "bizrelay.v1.OperatorService/CreateBusiness",
+      {"-H", "authorization: Bearer " + token, "-d", R"({"profile":{"display_name":"Sneaky"}})"});
   EXPECT_NE(wrong.exit_code, 0);
   EXPECT_THAT(wrong.out + wrong.err, HasSubstr("permission_denied"));
 
@@ -113,8 +112,8 @@ TEST(FoundationE2E, OversizedAndMalformedRequests) {
     EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
   }
   // (Invalid UTF-8 cannot reach our checks: proto3 string parsing refuses it first.)
-  for (const std::string& bad : {std::string(""), std::string(101, 'x'), std::string("tab\there"),
-                                 std::string("bell\a")}) {
+  for (const std::string& bad :
+       {std::string(""), std::string(101, 'x'), std::string("tab\there"), std::string("bell\a")}) {
     grpc::ClientContext ctx;
     v1::RegisterUserRequest req;
     req.set_display_name(bad);
@@ -250,7 +249,8 @@ TEST(FoundationE2E, TwoInstancesStartTogetherOnOneDatabase) {
     grpc::ClientContext ctx;
     v1::RegisterUserRequest req;
     req.set_display_name("Rina");
-    ASSERT_TRUE(v1::AccountService::NewStub(a->PublicChannel())->RegisterUser(&ctx, req, &reg).ok());
+    ASSERT_TRUE(
+        v1::AccountService::NewStub(a->PublicChannel())->RegisterUser(&ctx, req, &reg).ok());
   }
   grpc::ClientContext ctx;
   Authorize(&ctx, reg.token());
@@ -275,8 +275,8 @@ TEST(FoundationE2E, RefusesUnsafeDurabilityUnlessAllowed) {
 }
 
 TEST(FoundationE2E, ConfigurationErrorsExitWithStatus2) {
-  DaemonProcess flag(DaemonProcess::Options{.extra_args = {"--no-such-option", "1"},
-                                            .expect_ready = false});
+  DaemonProcess flag(
+      DaemonProcess::Options{.extra_args = {"--no-such-option", "1"}, .expect_ready = false});
   EXPECT_EQ(flag.WaitExit(30), 2);
   DaemonProcess value(DaemonProcess::Options{.extra_args = {"--limits-max-message-bytes", "huge"},
                                              .expect_ready = false});
@@ -293,8 +293,8 @@ TEST(FoundationE2E, TlsAndMutualTls) {
       .extra_args = {"--tls-plaintext", "false", "--tls-cert-file", p("server.pem"),
                      "--tls-key-file", p("server-key.pem"), "--tls-client-ca-file", p("ca.pem"),
                      "--tls-require-client-cert", "true"}});
-  std::string url = "https://localhost:" + std::to_string(d.public_port()) +
-                    "/grpc.health.v1.Health/Check";
+  std::string url =
+      "https://localhost:" + std::to_string(d.public_port()) + "/grpc.health.v1.Health/Check";
   auto with_cert = RunCommand({BufPath(), "curl", "--protocol", "grpc", "--cacert", p("ca.pem"),
                                "--cert", p("client.pem"), "--key", p("client-key.pem"), url});
   EXPECT_EQ(with_cert.exit_code, 0) << with_cert.err;

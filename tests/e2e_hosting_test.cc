@@ -33,7 +33,8 @@ Biz CreateBusiness(DaemonProcess& d, const std::string& name) {
   v1::CreateBusinessRequest req;
   req.mutable_profile()->set_display_name(name);
   v1::CreateBusinessResponse resp;
-  EXPECT_TRUE(v1::OperatorService::NewStub(d.OperatorChannel())->CreateBusiness(&ctx, req, &resp).ok());
+  EXPECT_TRUE(
+      v1::OperatorService::NewStub(d.OperatorChannel())->CreateBusiness(&ctx, req, &resp).ok());
   return {resp.business().business_id(), resp.api_key()};
 }
 
@@ -150,7 +151,8 @@ TEST(HostingE2E, StreamResumesFromItsCursorWithNothingMissedOrRepeated) {
   Biz biz = CreateBusiness(d, "Toko");
   Usr user = Register(d, "Budi");
   StartChat(d, user, biz);
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(Send(d, user, biz, "m" + std::to_string(i), "k" + std::to_string(i)).ok());
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(Send(d, user, biz, "m" + std::to_string(i), "k" + std::to_string(i)).ok());
 
   auto stub = v1::BusinessService::NewStub(d.PublicChannel());
   std::vector<std::string> seen;
@@ -167,7 +169,8 @@ TEST(HostingE2E, StreamResumesFromItsCursorWithNothingMissedOrRepeated) {
     }
     ctx.TryCancel();
   }
-  for (int i = 5; i < 8; ++i) ASSERT_TRUE(Send(d, user, biz, "m" + std::to_string(i), "k" + std::to_string(i)).ok());
+  for (int i = 5; i < 8; ++i)
+    ASSERT_TRUE(Send(d, user, biz, "m" + std::to_string(i), "k" + std::to_string(i)).ok());
   grpc::ClientContext ctx;
   Authorize(&ctx, biz.key);
   v1::StreamInboxRequest req;
@@ -303,9 +306,9 @@ TEST(HostingE2E, IsolationMatrix) {
 }
 
 TEST(HostingE2E, LimitsAnswerWithStandardCodes) {
-  DaemonProcess d(DaemonProcess::Options{
-      .extra_args = {"--hosting-sends-per-second", "5", "--hosting-max-streams-per-principal",
-                     "2", "--hosting-max-text-chars", "50"}});
+  DaemonProcess d(DaemonProcess::Options{.extra_args = {"--hosting-sends-per-second", "5",
+                                                        "--hosting-max-streams-per-principal", "2",
+                                                        "--hosting-max-text-chars", "50"}});
   Biz biz = CreateBusiness(d, "Toko");
   Usr user = Register(d, "Ani");
   StartChat(d, user, biz);
@@ -378,22 +381,23 @@ TEST(HostingE2E, ConversationDrivenByBufCurl) {
                             {"-H", auth, "-d", R"({"business_id":")" + biz.id + R"("})"});
   EXPECT_THAT(disclosure.out, HasSubstr("\"hosted\": true"));
   EXPECT_THAT(disclosure.out, HasSubstr("kept for 30 days"));
-  auto start = BufCurl(d.public_port(), "bizrelay.v1.UserChatService/StartChat",
-                       {"-H", auth, "-d",
-                        R"({"business_id":")" + biz.id + R"(","disclosure_version":1})"});
+  auto start =
+      BufCurl(d.public_port(), "bizrelay.v1.UserChatService/StartChat",
+              {"-H", auth, "-d", R"({"business_id":")" + biz.id + R"(","disclosure_version":1})"});
   EXPECT_THAT(start.out, HasSubstr("CHAT_STATE_OPEN"));
-  auto send = BufCurl(d.public_port(), "bizrelay.v1.UserChatService/SendMessage",
-                      {"-H", auth, "-d",
-                       R"({"business_id":")" + biz.id +
-                           R"(","text":"Pesan dari buf","idempotency_key":"b1"})"});
+  auto send = BufCurl(
+      d.public_port(), "bizrelay.v1.UserChatService/SendMessage",
+      {"-H", auth, "-d",
+       R"({"business_id":")" + biz.id + R"(","text":"Pesan dari buf","idempotency_key":"b1"})"});
   EXPECT_EQ(send.exit_code, 0) << send.err;
   EXPECT_THAT(send.out, HasSubstr("MESSAGE_STATUS_SENT"));
   auto history = BufCurl(d.public_port(), "bizrelay.v1.BusinessService/ListConversations",
                          {"-H", "authorization: Bearer " + biz.key});
   EXPECT_THAT(history.out, HasSubstr("\"serviceWindowOpen\": true"));
-  auto outside = BufCurl(d.public_port(), "bizrelay.v1.BusinessService/SendReply",
-                         {"-H", "authorization: Bearer " + biz.key, "-d",
-                          R"({"conversation_id":"00000000-0000-4000-8000-000000000000","text":"x","idempotency_key":"z"})"});
+  auto outside = BufCurl(
+      d.public_port(), "bizrelay.v1.BusinessService/SendReply",
+      {"-H", "authorization: Bearer " + biz.key, "-d",
+       R"({"conversation_id":"00000000-0000-4000-8000-000000000000","text":"x","idempotency_key":"z"})"});
   EXPECT_NE(outside.exit_code, 0);
   EXPECT_THAT(outside.out + outside.err, HasSubstr("not_found"));
 }

@@ -151,8 +151,8 @@ std::string DumpTables(const std::string& url) {
   std::string all;
   for (const auto& t : tx.exec("SELECT schemaname, tablename FROM pg_tables "
                                "WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")) {
-    std::string name = tx.quote_name(t[0].as<std::string>()) + "." +
-                       tx.quote_name(t[1].as<std::string>());
+    std::string name =
+        tx.quote_name(t[0].as<std::string>()) + "." + tx.quote_name(t[1].as<std::string>());
     for (const auto& r : tx.exec("SELECT row_to_json(x)::text FROM " + name + " x")) {
       all += name + " " + r[0].as<std::string>() + "\n";
     }
@@ -175,8 +175,10 @@ std::map<std::string, int> HostingRowCounts(const std::string& url) {
 TEST(PersonalE2E, SealedExchangeLeavesNothingThatLinksTheTwo) {
   std::string url = store::testing::FreshDatabase();
   // Sender and recipient on different instances; logging at its most verbose.
-  DaemonProcess a(DaemonProcess::Options{.database_url = url, .extra_args = {"--log-level", "trace"}});
-  DaemonProcess b(DaemonProcess::Options{.database_url = url, .extra_args = {"--log-level", "trace"}});
+  DaemonProcess a(
+      DaemonProcess::Options{.database_url = url, .extra_args = {"--log-level", "trace"}});
+  DaemonProcess b(
+      DaemonProcess::Options{.database_url = url, .extra_args = {"--log-level", "trace"}});
   Person ani = Join(a, "Ani", 5);
   Person budi = Join(b, "Budi", 5);
   auto hosting_before = HostingRowCounts(url);
@@ -210,11 +212,18 @@ TEST(PersonalE2E, SealedExchangeLeavesNothingThatLinksTheTwo) {
   // the recipient's mailbox.
   std::string tables = DumpTables(url);
   std::string logs = a.Log() + b.Log();
-  std::vector<std::string> never_in_tables = {
-      secret1, secret2, "ketemu", ToHex(ani.identity.private_key),
-      ToHex(ani.tokens.back().message()), ToHex(ani.tokens.back().signature()),
-      ani.user_token, budi.user_token, ani.owner_secret, budi.owner_secret,
-      ToHex(ani.access_key), ToHex(budi.access_key)};
+  std::vector<std::string> never_in_tables = {secret1,
+                                              secret2,
+                                              "ketemu",
+                                              ToHex(ani.identity.private_key),
+                                              ToHex(ani.tokens.back().message()),
+                                              ToHex(ani.tokens.back().signature()),
+                                              ani.user_token,
+                                              budi.user_token,
+                                              ani.owner_secret,
+                                              budi.owner_secret,
+                                              ToHex(ani.access_key),
+                                              ToHex(budi.access_key)};
   for (const auto& needle : never_in_tables) {
     EXPECT_EQ(tables.find(needle), std::string::npos) << needle.substr(0, 12);
   }
@@ -246,8 +255,8 @@ TEST(PersonalE2E, SealedExchangeLeavesNothingThatLinksTheTwo) {
 // (which links nothing of the hosting code) on another.
 TEST(PersonalE2E, RunsAsItsOwnProcess) {
   std::string url = store::testing::FreshDatabase();
-  DaemonProcess accounts(DaemonProcess::Options{
-      .database_url = url, .extra_args = {"--roles", "hosting,operator"}});
+  DaemonProcess accounts(
+      DaemonProcess::Options{.database_url = url, .extra_args = {"--roles", "hosting,operator"}});
   DaemonProcess relay(
       DaemonProcess::Options{.database_url = url, .extra_args = {"--roles", "personal"}});
   EXPECT_EQ(accounts.personal_port(), 0);

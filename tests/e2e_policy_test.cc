@@ -1,8 +1,8 @@
 // End-to-end: a policy change like the 2021 one (deadline, postponement, late acceptance), the
 // legacy opt-out that outlives every acceptance, and users' rights to their data.
 #include <gmock/gmock.h>
-#include <gtest/gtest.h>
 #include <google/protobuf/util/time_util.h>
+#include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
@@ -217,9 +217,9 @@ TEST_F(PolicyE2E, OptOutSurvivesEveryAcceptanceAndKeepsUsersOutOfTheExport) {
   {
     pqxx::connection c(url_);
     pqxx::work tx(c);
-    EXPECT_THROW(tx.exec_params("DELETE FROM core.data_sharing_opt_outs WHERE user_id = $1::uuid",
-                                ani),
-                 pqxx::sql_error);
+    EXPECT_THROW(
+        tx.exec_params("DELETE FROM core.data_sharing_opt_outs WHERE user_id = $1::uuid", ani),
+        pqxx::sql_error);
   }
   Send(ani_token, "rahasia Ani");
   Send(budi_token, "pesan Budi");

@@ -33,7 +33,8 @@ Chat OpenChat(DaemonProcess& d) {
     v1::CreateBusinessRequest req;
     req.mutable_profile()->set_display_name("Apotek Sehat");
     v1::CreateBusinessResponse resp;
-    EXPECT_TRUE(v1::OperatorService::NewStub(d.OperatorChannel())->CreateBusiness(&ctx, req, &resp).ok());
+    EXPECT_TRUE(
+        v1::OperatorService::NewStub(d.OperatorChannel())->CreateBusiness(&ctx, req, &resp).ok());
     c.business_id = resp.business().business_id();
     c.api_key = resp.api_key();
   }
@@ -42,7 +43,8 @@ Chat OpenChat(DaemonProcess& d) {
     v1::RegisterUserRequest req;
     req.set_display_name("Dewi");
     v1::RegisterUserResponse resp;
-    EXPECT_TRUE(v1::AccountService::NewStub(d.PublicChannel())->RegisterUser(&ctx, req, &resp).ok());
+    EXPECT_TRUE(
+        v1::AccountService::NewStub(d.PublicChannel())->RegisterUser(&ctx, req, &resp).ok());
     c.user_token = resp.token();
   }
   grpc::ClientContext ctx;
@@ -153,7 +155,8 @@ TEST(RetentionE2E, OffboardingMakesEverythingUnreadableAtOnce) {
   v1::OffboardBusinessRequest req;
   req.set_business_id(c.business_id);
   v1::OffboardBusinessResponse resp;
-  ASSERT_TRUE(v1::OperatorService::NewStub(d.OperatorChannel())->OffboardBusiness(&ctx, req, &resp).ok());
+  ASSERT_TRUE(
+      v1::OperatorService::NewStub(d.OperatorChannel())->OffboardBusiness(&ctx, req, &resp).ok());
   EXPECT_EQ(resp.business().state(), v1::BUSINESS_STATE_DISABLED);
   EXPECT_EQ(History(d, c), -1);  // the API key is revoked
   EXPECT_EQ(CountRows(url, "SELECT count(*) FROM hosting.business_keys"), 0);
@@ -163,7 +166,8 @@ TEST(RetentionE2E, OffboardingMakesEverythingUnreadableAtOnce) {
   v1::ListChatMessagesRequest ureq;
   ureq.set_conversation_id(c.conversation_id);
   v1::ListChatMessagesResponse uresp;
-  ASSERT_TRUE(v1::UserChatService::NewStub(d.PublicChannel())->ListChatMessages(&uctx, ureq, &uresp).ok());
+  ASSERT_TRUE(
+      v1::UserChatService::NewStub(d.PublicChannel())->ListChatMessages(&uctx, ureq, &uresp).ok());
   EXPECT_EQ(uresp.messages_size(), 0);
 }
 

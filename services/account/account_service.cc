@@ -54,9 +54,9 @@ grpc::ServerUnaryReactor* AccountServiceImpl::GetProfile(grpc::CallbackServerCon
   });
 }
 
-grpc::ServerUnaryReactor* AccountServiceImpl::GetSendTokenKey(grpc::CallbackServerContext* ctx,
-                                                              const v1::GetSendTokenKeyRequest*,
-                                                              v1::GetSendTokenKeyResponse* response) {
+grpc::ServerUnaryReactor* AccountServiceImpl::GetSendTokenKey(
+    grpc::CallbackServerContext* ctx, const v1::GetSendTokenKeyRequest*,
+    v1::GetSendTokenKeyResponse* response) {
   response->set_key_id(issuer_key_id_);
   response->set_public_key(issuer_->public_key().ToDer());
   auto* reactor = ctx->DefaultReactor();

@@ -1,7 +1,6 @@
 #include "services/account/accounts.h"
 
 #include "services/account/policies.h"
-
 #include "services/auth/credentials.h"
 #include "services/platform/error.h"
 #include "services/platform/validate.h"

@@ -35,8 +35,7 @@ constexpr const char* kEraseMessages =
 constexpr const char* kCloseChats =
     "UPDATE hosting.conversations SET state = 2, label = '', last_user_message_at = NULL "
     "WHERE user_id = $1::uuid";
-constexpr const char* kEraseLog =
-    "DELETE FROM hosting.events WHERE owner_id = $1::uuid";
+constexpr const char* kEraseLog = "DELETE FROM hosting.events WHERE owner_id = $1::uuid";
 constexpr const char* kEraseHead = "DELETE FROM hosting.mailbox_heads WHERE owner_id = $1::uuid";
 constexpr const char* kEraseAcks = "DELETE FROM hosting.mailbox_acks WHERE owner_id = $1::uuid";
 constexpr const char* kEraseCredentials =

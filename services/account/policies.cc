@@ -48,8 +48,7 @@ void Policies::Publish(pqxx::transaction_base& tx, const std::string& version,
   if (accept_by_micros < effective_micros) {
     throw InvalidField("accept_by_time", "the deadline cannot come before the effective time");
   }
-  if (tx.exec_params0(kPublish, version, text_sha256, text_url, effective_micros,
-                      accept_by_micros)
+  if (tx.exec_params0(kPublish, version, text_sha256, text_url, effective_micros, accept_by_micros)
           .affected_rows() == 0) {
     throw Error(ErrorCode::kAlreadyExists, "POLICY_VERSION_EXISTS",
                 "this policy version was published already");
@@ -105,8 +104,7 @@ void Policies::RequireNotLimited(pqxx::transaction_base& tx, const std::string& 
   std::string required = tx.exec_params1(kRequired, user_id)[0].as<std::string>();
   if (!required.empty()) {
     throw Error(ErrorCode::kFailedPrecondition, "POLICY_ACCEPTANCE_REQUIRED",
-                "accept policy version " + required + " to send again",
-                {{"version", required}});
+                "accept policy version " + required + " to send again", {{"version", required}});
   }
 }
 

@@ -20,8 +20,8 @@ constexpr const char* kRevokeAll = R"sql(
 
 std::string CredentialRepository::Issue(pqxx::transaction_base& tx, PrincipalKind kind,
                                         const std::string& principal_id) {
-  std::string token = GenerateToken(kind == PrincipalKind::kUser ? kUserTokenPrefix
-                                                                 : kBusinessKeyPrefix);
+  std::string token =
+      GenerateToken(kind == PrincipalKind::kUser ? kUserTokenPrefix : kBusinessKeyPrefix);
   std::string hash = Sha256(token);
   tx.exec_params0(kInsert, pqxx::binarystring(hash), static_cast<int>(kind), principal_id);
   return token;
@@ -34,8 +34,7 @@ std::optional<Principal> CredentialRepository::Resolve(pqxx::transaction_base& t
   return Principal{static_cast<PrincipalKind>(rows[0][0].as<int>()), rows[0][1].as<std::string>()};
 }
 
-void CredentialRepository::RevokeAll(pqxx::transaction_base& tx,
-                                     const std::string& principal_id) {
+void CredentialRepository::RevokeAll(pqxx::transaction_base& tx, const std::string& principal_id) {
   tx.exec_params0(kRevokeAll, principal_id);
 }
 

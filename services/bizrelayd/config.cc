@@ -78,8 +78,8 @@ std::vector<std::string> ParseRoles(const std::string& key, const std::string& v
 const std::vector<Option>& Options() {
   static const std::vector<Option> kOptions = {
       {"data_dir", Kind::kString, "./var",
-       "Directory for the embedded PostgreSQL cluster and generated files (operator token)", 0,
-       0, STR(data_dir)},
+       "Directory for the embedded PostgreSQL cluster and generated files (operator token)", 0, 0,
+       STR(data_dir)},
       {"roles", Kind::kList, "all",
        "Comma-separated roles this process serves: hosting (public API), personal (personal "
        "relay), operator (operator API), sweeper (retention), or all",
@@ -108,11 +108,10 @@ const std::vector<Option>& Options() {
        BOOL(tls_plaintext, "tls.plaintext")},
       {"tls.cert_file", Kind::kString, "", "PEM certificate chain of the server", 0, 0,
        STR(tls_cert_file)},
-      {"tls.key_file", Kind::kString, "", "PEM private key of the server", 0, 0,
-       STR(tls_key_file)},
+      {"tls.key_file", Kind::kString, "", "PEM private key of the server", 0, 0, STR(tls_key_file)},
       {"tls.client_ca_file", Kind::kString, "",
-       "PEM CA bundle for client certificates (mTLS); presented certificates are verified", 0,
-       0, STR(tls_client_ca_file)},
+       "PEM CA bundle for client certificates (mTLS); presented certificates are verified", 0, 0,
+       STR(tls_client_ca_file)},
       {"tls.require_client_cert", Kind::kBool, "false",
        "Refuse connections without a client certificate signed by tls.client_ca_file",
        BOOL(tls_require_client_cert, "tls.require_client_cert")},
@@ -130,8 +129,8 @@ const std::vector<Option>& Options() {
        "Start even if PostgreSQL runs with fsync or synchronous_commit off (development only)",
        BOOL(database_allow_unsafe_durability, "database.allow_unsafe_durability")},
       {"database.embedded_bin_dir", Kind::kString, "",
-       "PostgreSQL binaries for the embedded cluster; empty finds /usr/lib/postgresql/*/bin", 0,
-       0, STR(database_embedded_bin_dir)},
+       "PostgreSQL binaries for the embedded cluster; empty finds /usr/lib/postgresql/*/bin", 0, 0,
+       STR(database_embedded_bin_dir)},
       {"database.hosting_url", Kind::kString, "",
        "Connection for the hosting path; empty: database.url as database.hosting_role", 0, 0,
        STR(database_hosting_url)},
@@ -165,8 +164,8 @@ const std::vector<Option>& Options() {
        INT(personal_envelope_ttl_days, "personal.envelope_ttl_days", 1, 365)},
       {"personal.max_streams_per_mailbox", Kind::kInt, "4", "Open mailbox streams per mailbox",
        INT(personal_max_streams_per_mailbox, "personal.max_streams_per_mailbox", 1, 100)},
-      {"operator.token_sha256", Kind::kString, "",
-       "Hex SHA-256 of the operator bearer token", 0, 0, STR(operator_token_sha256)},
+      {"operator.token_sha256", Kind::kString, "", "Hex SHA-256 of the operator bearer token", 0, 0,
+       STR(operator_token_sha256)},
       {"operator.token_file", Kind::kString, "",
        "File holding the operator bearer token; with neither option set, a token is generated "
        "into <data_dir>/operator.token",
@@ -174,8 +173,7 @@ const std::vector<Option>& Options() {
       {"limits.max_message_bytes", Kind::kInt, "262144",
        "Largest request message accepted; larger ones get RESOURCE_EXHAUSTED",
        INT(limits_max_message_bytes, "limits.max_message_bytes", 1024, 16 << 20)},
-      {"limits.max_concurrent_streams", Kind::kInt, "100",
-       "Concurrent calls per HTTP/2 connection",
+      {"limits.max_concurrent_streams", Kind::kInt, "100", "Concurrent calls per HTTP/2 connection",
        INT(limits_max_concurrent_streams, "limits.max_concurrent_streams", 1, 10000)},
       {"limits.call_timeout_ms", Kind::kInt, "10000",
        "Server-side deadline of a unary call, whatever the client asks",
@@ -317,12 +315,11 @@ LoadResult LoadConfig(int argc, const char* const* argv,
       "bizrelayd"};
   app.get_formatter()->column_width(40);
   std::string config_file;
-  app.add_option("--config", config_file, "YAML configuration file")
-      ->envname("BIZRELAY_CONFIG");
+  app.add_option("--config", config_file, "YAML configuration file")->envname("BIZRELAY_CONFIG");
   std::map<std::string, std::string> flag_values;
   for (const auto& o : Options()) {
-    std::string help = std::string(o.help) + " [env " + EnvName(o.key) + "; default '" +
-                       o.default_value + "']";
+    std::string help =
+        std::string(o.help) + " [env " + EnvName(o.key) + "; default '" + o.default_value + "']";
     app.add_option(FlagName(o.key), flag_values[o.key], help)
         ->type_name("")
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);

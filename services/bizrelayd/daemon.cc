@@ -163,8 +163,8 @@ void Daemon::StartPersonal(const store::DbPoolOptions& base, const rpc::RpcEnv& 
   p.sends_per_mailbox_per_minute = static_cast<int>(config_.personal_sends_per_mailbox_per_minute);
   p.envelope_ttl_days = static_cast<int>(config_.personal_envelope_ttl_days);
   p.max_streams_per_mailbox = static_cast<int>(config_.personal_max_streams_per_mailbox);
-  personal_relay_ = std::make_unique<personal::PersonalRelay>(p, token_verifier_.get(),
-                                                              personal_limiter_.get());
+  personal_relay_ =
+      std::make_unique<personal::PersonalRelay>(p, token_verifier_.get(), personal_limiter_.get());
   rpc::RpcEnv env{.pool = personal_pool_.get(), .call_timeout = hosting_env.call_timeout};
   auto health = std::make_unique<rpc::HealthService>();
   auto relay = std::make_unique<personal::PersonalRelayServiceImpl>(env, personal_relay_.get(),
@@ -253,8 +253,8 @@ void Daemon::Start() {
   token_issuer_ = LoadTokenIssuer();
   // From here on each path connects as its own database role.
   std::string admin_conninfo = conninfo;
-  conninfo = RoleConnInfo(admin_conninfo, config_.database_hosting_role,
-                          config_.database_hosting_url);
+  conninfo =
+      RoleConnInfo(admin_conninfo, config_.database_hosting_role, config_.database_hosting_url);
   pool_options.conninfo = conninfo;
   pool_ = std::make_unique<store::DbPool>(pool_options);
   auth_ = std::make_unique<auth::Authenticator>(ResolveOperatorTokenHash());
@@ -282,13 +282,12 @@ void Daemon::Start() {
     writer_options.workers = h.writer_threads;
     writer_options.application_name = "bizrelayd-writer";
     writer_pool_ = std::make_unique<store::DbPool>(writer_options);
-    batcher_ = std::make_unique<hosting::SendBatcher>(
-        writer_pool_.get(), keys_.get(), h.default_lifetime_seconds, h.writer_threads,
-        h.max_batch, pool_options.max_queue);
+    batcher_ = std::make_unique<hosting::SendBatcher>(writer_pool_.get(), keys_.get(),
+                                                      h.default_lifetime_seconds, h.writer_threads,
+                                                      h.max_batch, pool_options.max_queue);
     // Inbox streams read in pages: wakes within 10 ms of each other are one read.
-    hub_ = std::make_unique<store::NotifyHub>(conninfo, "bizrelay_mailbox",
-                                              h.max_streams_per_principal,
-                                              std::chrono::milliseconds(10));
+    hub_ = std::make_unique<store::NotifyHub>(
+        conninfo, "bizrelay_mailbox", h.max_streams_per_principal, std::chrono::milliseconds(10));
     hub_->Start();
     send_limiter_ = std::make_unique<RateLimiter>(h.sends_per_second, 2 * h.sends_per_second);
     hosting::HostingEnv henv{.rpc = env,
@@ -337,16 +336,15 @@ void Daemon::Start() {
         conninfo, std::chrono::milliseconds(config_.retention_sweep_interval_ms),
         static_cast<int>(config_.retention_sweep_batch), config_.retention_max_seconds);
     sweeper_->Start();
-    std::string personal_conninfo = RoleConnInfo(
-        admin_conninfo, config_.database_personal_role, config_.database_personal_url);
+    std::string personal_conninfo =
+        RoleConnInfo(admin_conninfo, config_.database_personal_role, config_.database_personal_url);
     std::vector<std::string> accepted = {crypto::BlindRsaKeyId(token_issuer_->public_key())};
     personal_sweeper_ = std::thread([this, personal_conninfo, accepted] {
       auto interval = std::chrono::milliseconds(config_.retention_sweep_interval_ms);
       while (true) {
         try {
-          int n = personal::SweepPersonal(personal_conninfo,
-                                          static_cast<int>(config_.retention_sweep_batch),
-                                          accepted);
+          int n = personal::SweepPersonal(
+              personal_conninfo, static_cast<int>(config_.retention_sweep_batch), accepted);
           if (n > 0) spdlog::info("event=personal_sweep deleted={}", n);
         } catch (const std::exception& e) {
           spdlog::warn("event=personal_sweep_failed error=\"{}\"", e.what());
@@ -374,7 +372,8 @@ void Daemon::Stop() {
   // Shutdown refuses new calls at once and cancels what is still running at the deadline.
   std::vector<std::thread> stoppers;
   for (auto* server : {public_server_.get(), operator_server_.get(), personal_server_.get()}) {
-    if (server != nullptr) stoppers.emplace_back([server, deadline] { server->Shutdown(deadline); });
+    if (server != nullptr)
+      stoppers.emplace_back([server, deadline] { server->Shutdown(deadline); });
   }
   for (auto& t : stoppers) t.join();
   if (sweeper_) sweeper_->Stop();

@@ -2,26 +2,26 @@
 
 #include <grpcpp/server.h>
 
-#include <memory>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
 
 #include "services/auth/authenticator.h"
+#include "services/bizrelayd/config.h"
 #include "services/crypto/blind_rsa.h"
 #include "services/hosting/keyring.h"
-#include "services/personal/personal_relay.h"
-#include "services/store/notify_hub.h"
-#include "services/hosting/sweeper.h"
 #include "services/hosting/rules.h"
 #include "services/hosting/send_batcher.h"
-#include "services/bizrelayd/config.h"
+#include "services/hosting/sweeper.h"
+#include "services/personal/personal_relay.h"
 #include "services/platform/rate_limiter.h"
 #include "services/rpc/health_service.h"
 #include "services/rpc/unary.h"
 #include "services/store/db_pool.h"
 #include "services/store/embedded_postgres.h"
+#include "services/store/notify_hub.h"
 
 namespace bizrelay::daemon {
 
@@ -51,8 +51,7 @@ class Daemon {
   void StartPersonal(const store::DbPoolOptions& base, const rpc::RpcEnv& hosting_env);
   std::shared_ptr<grpc::ServerCredentials> Credentials() const;
   std::unique_ptr<grpc::Server> BuildServer(const std::string& address,
-                                            const std::vector<grpc::Service*>& services,
-                                            int* port);
+                                            const std::vector<grpc::Service*>& services, int* port);
   void WriteReadyFile() const;
 
   Config config_;

@@ -1,9 +1,9 @@
 #include "services/hosting/business_service.h"
 
 #include "services/hosting/convert.h"
-#include "services/rpc/log_stream.h"
 #include "services/platform/token.h"
 #include "services/rpc/bearer.h"
+#include "services/rpc/log_stream.h"
 
 namespace bizrelay::hosting {
 
@@ -11,14 +11,13 @@ grpc::ServerUnaryReactor* BusinessServiceImpl::AsBusiness(
     grpc::CallbackServerContext* ctx, const std::function<void()>& check,
     std::function<void(pqxx::transaction_base&, const std::string&)> work) {
   auto token = rpc::BearerToken(ctx->client_metadata());
-  return rpc::RunUnary(ctx, env_.rpc, check,
-                       [this, token, work = std::move(work)](pqxx::connection& conn) {
-                         pqxx::work tx(conn);
-                         auto business =
-                             env_.auth->Require(tx, token, auth::PrincipalKind::kBusiness);
-                         work(tx, business.id);
-                         tx.commit();
-                       });
+  return rpc::RunUnary(
+      ctx, env_.rpc, check, [this, token, work = std::move(work)](pqxx::connection& conn) {
+        pqxx::work tx(conn);
+        auto business = env_.auth->Require(tx, token, auth::PrincipalKind::kBusiness);
+        work(tx, business.id);
+        tx.commit();
+      });
 }
 
 grpc::ServerWriteReactor<v1::StreamInboxResponse>* BusinessServiceImpl::StreamInbox(
@@ -57,11 +56,12 @@ grpc::ServerUnaryReactor* BusinessServiceImpl::AcknowledgeInbox(
 grpc::ServerUnaryReactor* BusinessServiceImpl::SendReply(grpc::CallbackServerContext* ctx,
                                                          const v1::SendReplyRequest* request,
                                                          v1::SendReplyResponse* response) {
-  BusinessDesk::Reply reply{request->conversation_id(), request->text(),
-                            request->template_name(),
-                            {request->template_parameters().begin(),
-                             request->template_parameters().end()},
-                            request->idempotency_key()};
+  BusinessDesk::Reply reply{
+      request->conversation_id(),
+      request->text(),
+      request->template_name(),
+      {request->template_parameters().begin(), request->template_parameters().end()},
+      request->idempotency_key()};
   auto token = rpc::BearerToken(ctx->client_metadata());
   return AsBusiness(
       ctx,
@@ -101,9 +101,9 @@ grpc::ServerUnaryReactor* BusinessServiceImpl::CreateTemplate(
       });
 }
 
-grpc::ServerUnaryReactor* BusinessServiceImpl::ListTemplates(
-    grpc::CallbackServerContext* ctx, const v1::ListTemplatesRequest*,
-    v1::ListTemplatesResponse* response) {
+grpc::ServerUnaryReactor* BusinessServiceImpl::ListTemplates(grpc::CallbackServerContext* ctx,
+                                                             const v1::ListTemplatesRequest*,
+                                                             v1::ListTemplatesResponse* response) {
   return AsBusiness(ctx, nullptr, [this, response](auto& tx, const auto& business) {
     for (const auto& row : desk_.Templates(tx, business)) {
       auto* t = response->add_templates();
@@ -117,25 +117,25 @@ grpc::ServerUnaryReactor* BusinessServiceImpl::ListTemplates(
 grpc::ServerUnaryReactor* BusinessServiceImpl::ListConversations(
     grpc::CallbackServerContext* ctx, const v1::ListConversationsRequest* request,
     v1::ListConversationsResponse* response) {
-  return AsBusiness(ctx, nullptr,
-                    [this, size = request->page_size(), token = request->page_token(),
-                     response](auto& tx, const auto& business) {
-                      auto page = desk_.ListConversations(tx, business, size, token);
-                      for (const auto& c : page.items) {
-                        auto* out = response->add_conversations();
-                        out->set_conversation_id(c.conversation_id);
-                        out->set_user_id(c.user_id);
-                        out->set_state(ToProto(c.state));
-                        out->set_service_window_open(c.state == ChatState::kOpen &&
-                                                     desk_.WindowOpen(c));
-                      }
-                      response->set_next_page_token(page.next_page_token);
-                    });
+  return AsBusiness(
+      ctx, nullptr,
+      [this, size = request->page_size(), token = request->page_token(), response](
+          auto& tx, const auto& business) {
+        auto page = desk_.ListConversations(tx, business, size, token);
+        for (const auto& c : page.items) {
+          auto* out = response->add_conversations();
+          out->set_conversation_id(c.conversation_id);
+          out->set_user_id(c.user_id);
+          out->set_state(ToProto(c.state));
+          out->set_service_window_open(c.state == ChatState::kOpen && desk_.WindowOpen(c));
+        }
+        response->set_next_page_token(page.next_page_token);
+      });
 }
 
-grpc::ServerUnaryReactor* BusinessServiceImpl::ListMessages(
-    grpc::CallbackServerContext* ctx, const v1::ListMessagesRequest* request,
-    v1::ListMessagesResponse* response) {
+grpc::ServerUnaryReactor* BusinessServiceImpl::ListMessages(grpc::CallbackServerContext* ctx,
+                                                            const v1::ListMessagesRequest* request,
+                                                            v1::ListMessagesResponse* response) {
   return AsBusiness(ctx, nullptr,
                     [this, conv = request->conversation_id(), size = request->page_size(),
                      token = request->page_token(), response](auto& tx, const auto& business) {
@@ -181,11 +181,10 @@ grpc::ServerUnaryReactor* BusinessServiceImpl::SetRetentionPolicy(
 grpc::ServerUnaryReactor* BusinessServiceImpl::LabelConversation(
     grpc::CallbackServerContext* ctx, const v1::LabelConversationRequest* request,
     v1::LabelConversationResponse*) {
-  return AsBusiness(ctx, nullptr,
-                    [this, conv = request->conversation_id(), label = request->label()](
-                        auto& tx, const auto& business) {
-                      desk_.LabelConversation(tx, business, conv, label);
-                    });
+  return AsBusiness(
+      ctx, nullptr,
+      [this, conv = request->conversation_id(), label = request->label()](
+          auto& tx, const auto& business) { desk_.LabelConversation(tx, business, conv, label); });
 }
 
 }  // namespace bizrelay::hosting

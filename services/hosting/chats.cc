@@ -15,9 +15,9 @@ constexpr int kMaxChatPage = 100;
 constexpr int kMaxMessagePage = 200;
 
 DisclosureView ViewOf(TermsRow terms) {
-  std::string summary = DisclosureSummary(terms.display_name, terms.lifetime_seconds,
-                                          terms.no_storage, terms.label_lifetimes,
-                                          terms.data_use_statement);
+  std::string summary =
+      DisclosureSummary(terms.display_name, terms.lifetime_seconds, terms.no_storage,
+                        terms.label_lifetimes, terms.data_use_statement);
   return {std::move(terms), std::move(summary)};
 }
 
@@ -106,8 +106,7 @@ DisclosureView UserChats::Disclosure(pqxx::transaction_base& tx,
 }
 
 std::string UserChats::StartChat(pqxx::transaction_base& tx, const std::string& user_id,
-                                 const std::string& business_id,
-                                 int64_t disclosure_version) const {
+                                 const std::string& business_id, int64_t disclosure_version) const {
   CheckId("business", business_id);
   // Lock order: the business head before the conversation row.
   HostingRepository::TakePositions(tx, business_id, 0);
@@ -166,8 +165,8 @@ int UserChats::MarkRead(pqxx::transaction_base& tx, const std::string& user_id,
   auto chat = HostingRepository::ConversationOfUser(tx, user_id, conversation_id);
   if (!chat) throw ConversationNotFound();
   HostingRepository::TakePositions(tx, chat->business_id, 0);
-  auto changes = HostingRepository::MarkRead(tx, conversation_id, Direction::kBusinessToUser,
-                                             message_id);
+  auto changes =
+      HostingRepository::MarkRead(tx, conversation_id, Direction::kBusinessToUser, message_id);
   AppendStatusEvents(tx, changes, MessageStatus::kRead);
   return static_cast<int>(changes.size());
 }
@@ -177,7 +176,7 @@ int64_t UserChats::Acknowledge(pqxx::transaction_base& tx, const std::string& us
   if (position < 0) throw InvalidField("position", "position must not be negative");
   int64_t acked = 0;
   auto changes = HostingRepository::Acknowledge(tx, user_id, false, position,
-                                               options_.no_storage_grace_seconds, &acked);
+                                                options_.no_storage_grace_seconds, &acked);
   AppendStatusEvents(tx, changes, MessageStatus::kDelivered);
   return acked;
 }
@@ -240,9 +239,8 @@ SentMessage BusinessDesk::SendReply(pqxx::transaction_base& tx, const std::strin
   auto chat = HostingRepository::ConversationOfBusiness(tx, business_id, reply.conversation_id,
                                                         /*lock=*/true);
   if (!chat) throw ConversationNotFound();
-  if (auto earlier = HostingRepository::MessageByKey(tx, chat->conversation_id,
-                                                     Direction::kBusinessToUser,
-                                                     reply.idempotency_key)) {
+  if (auto earlier = HostingRepository::MessageByKey(
+          tx, chat->conversation_id, Direction::kBusinessToUser, reply.idempotency_key)) {
     if (earlier->second != request_hash) {
       throw Error(ErrorCode::kAlreadyExists, "IDEMPOTENCY_KEY_REUSED",
                   "this idempotency key was used for a different message");
@@ -281,7 +279,7 @@ int64_t BusinessDesk::Acknowledge(pqxx::transaction_base& tx, const std::string&
   if (position < 0) throw InvalidField("position", "position must not be negative");
   int64_t acked = 0;
   auto changes = HostingRepository::Acknowledge(tx, business_id, true, position,
-                                               options_.no_storage_grace_seconds, &acked);
+                                                options_.no_storage_grace_seconds, &acked);
   AppendStatusEvents(tx, changes, MessageStatus::kDelivered);
   return acked;
 }
@@ -294,15 +292,14 @@ int BusinessDesk::MarkRead(pqxx::transaction_base& tx, const std::string& busine
   if (!HostingRepository::ConversationOfBusiness(tx, business_id, conversation_id, false)) {
     throw ConversationNotFound();
   }
-  auto changes = HostingRepository::MarkRead(tx, conversation_id, Direction::kUserToBusiness,
-                                             message_id);
+  auto changes =
+      HostingRepository::MarkRead(tx, conversation_id, Direction::kUserToBusiness, message_id);
   AppendStatusEvents(tx, changes, MessageStatus::kRead);
   return static_cast<int>(changes.size());
 }
 
-TemplateDef BusinessDesk::CreateTemplate(pqxx::transaction_base& tx,
-                                         const std::string& business_id, const std::string& name,
-                                         const std::string& body) const {
+TemplateDef BusinessDesk::CreateTemplate(pqxx::transaction_base& tx, const std::string& business_id,
+                                         const std::string& name, const std::string& body) const {
   TemplateDef def = ParseTemplate(name, body, options_);
   HostingRepository::UpsertTemplate(tx, business_id, {def.name, def.body, def.parameters});
   return def;
@@ -314,8 +311,7 @@ std::vector<TemplateRow> BusinessDesk::Templates(pqxx::transaction_base& tx,
 }
 
 Page<ConversationRow> BusinessDesk::ListConversations(pqxx::transaction_base& tx,
-                                                      const std::string& business_id,
-                                                      int page_size,
+                                                      const std::string& business_id, int page_size,
                                                       const std::string& page_token) const {
   int limit = PageSize(page_size, kDefaultPage, kMaxChatPage);
   std::optional<std::pair<int64_t, std::string>> after;
@@ -330,9 +326,10 @@ Page<ConversationRow> BusinessDesk::ListConversations(pqxx::transaction_base& tx
     page.items.pop_back();
     const auto& last = page.items.back();
     auto activity = tx.exec_params1(
-        "SELECT (extract(epoch from last_activity_at) * 1000000)::bigint "
-        "FROM hosting.conversations WHERE conversation_id = $1::uuid",
-        last.conversation_id)[0].as<int64_t>();
+                          "SELECT (extract(epoch from last_activity_at) * 1000000)::bigint "
+                          "FROM hosting.conversations WHERE conversation_id = $1::uuid",
+                          last.conversation_id)[0]
+                        .as<int64_t>();
     page.next_page_token = EncodePageToken({std::to_string(activity), last.conversation_id});
   }
   return page;
@@ -406,8 +403,8 @@ std::pair<DisclosureView, int> BusinessDesk::SetRetention(pqxx::transaction_base
   if (!HostingRepository::Terms(tx, business_id, options_.default_lifetime_seconds)) {
     throw NotFound("business");
   }
-  HostingRepository::SetRetention(tx, business_id, rule.default_lifetime_seconds,
-                                  rule.no_storage, rule.label_lifetimes);
+  HostingRepository::SetRetention(tx, business_id, rule.default_lifetime_seconds, rule.no_storage,
+                                  rule.label_lifetimes);
   HostingRepository::ApplyShorterRules(tx, business_id, "", options_.default_lifetime_seconds,
                                        options_.no_storage_grace_seconds);
   int notified = NotifyTermsChanged(tx, business_id);

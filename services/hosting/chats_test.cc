@@ -163,7 +163,9 @@ TEST_F(ChatsTest, BusinessCannotReachUsersWhoLeftBlockedOrAreNotItsOwn) {
   auto unknown = ErrorOf([&](auto& tx) {
     desk_.SendReply(tx, biz, {"00000000-0000-4000-8000-000000000000", "x", "", {}, "r2"});
   });
-  auto foreign = ErrorOf([&](auto& tx) { desk_.SendReply(tx, other_biz, {conv, "x", "", {}, "r2"}); });
+  auto foreign = ErrorOf([&](auto& tx) {
+    desk_.SendReply(tx, other_biz, {conv, "x", "", {}, "r2"});
+  });
   EXPECT_EQ(unknown.code(), ErrorCode::kNotFound);
   EXPECT_EQ(foreign.code(), unknown.code());
   EXPECT_STREQ(foreign.what(), unknown.what());
@@ -196,8 +198,9 @@ TEST_F(ChatsTest, FreeTextOnlyInsideTheServiceWindowTemplatesAlways) {
   auto u = NewUser();
   auto conv = Start(u, biz);
   // The user never wrote: the window is closed.
-  EXPECT_EQ(ErrorOf([&](auto& tx) { desk_.SendReply(tx, biz, {conv, "hi", "", {}, "r0"}); })
-                .reason(),
+  EXPECT_EQ(ErrorOf([&](auto& tx) {
+              desk_.SendReply(tx, biz, {conv, "hi", "", {}, "r0"});
+            }).reason(),
             "OUTSIDE_SERVICE_WINDOW");
   Post({Item(u, biz, "hello", "k1")});
   {
@@ -207,8 +210,9 @@ TEST_F(ChatsTest, FreeTextOnlyInsideTheServiceWindowTemplatesAlways) {
     tx.commit();
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
-  EXPECT_EQ(ErrorOf([&](auto& tx) { desk_.SendReply(tx, biz, {conv, "late", "", {}, "r2"}); })
-                .reason(),
+  EXPECT_EQ(ErrorOf([&](auto& tx) {
+              desk_.SendReply(tx, biz, {conv, "late", "", {}, "r2"});
+            }).reason(),
             "OUTSIDE_SERVICE_WINDOW");
   pqxx::work tx(conn_);
   auto sent = desk_.SendReply(tx, biz, {conv, "", "order_ready", {{"order", "42"}}, "r3"});
@@ -300,7 +304,8 @@ TEST_F(ChatsTest, HistoryPagesInOrderAndIsOwnersOnly) {
   auto stranger = NewUser("Stranger");
   auto conv = Start(u, biz);
   std::vector<PostItem> items;
-  for (int i = 0; i < 7; ++i) items.push_back(Item(u, biz, "m" + std::to_string(i), "k" + std::to_string(i)));
+  for (int i = 0; i < 7; ++i)
+    items.push_back(Item(u, biz, "m" + std::to_string(i), "k" + std::to_string(i)));
   Post(items);
   std::vector<std::string> texts;
   std::string token;
@@ -314,9 +319,9 @@ TEST_F(ChatsTest, HistoryPagesInOrderAndIsOwnersOnly) {
   } while (!token.empty());
   EXPECT_EQ(pages, 3);
   EXPECT_EQ(texts, (std::vector<std::string>{"m0", "m1", "m2", "m3", "m4", "m5", "m6"}));
-  EXPECT_EQ(ErrorOf([&](auto& tx) { user_chats_.ListMessages(tx, stranger.id, conv, 10, ""); })
-                .code(),
-            ErrorCode::kNotFound);
+  EXPECT_EQ(
+      ErrorOf([&](auto& tx) { user_chats_.ListMessages(tx, stranger.id, conv, 10, ""); }).code(),
+      ErrorCode::kNotFound);
   pqxx::read_transaction tx(conn_);
   EXPECT_EQ(user_chats_.ListMessages(tx, u.id, conv, 0, "").items.size(), 7u);
 }
@@ -337,9 +342,9 @@ TEST_F(ChatsTest, ConcurrentBatchesKeepPerOwnerOrderWithoutDeadlock) {
         std::vector<PostItem> batch;
         for (int i = 0; i < 12; ++i) {
           int k = (i + w) % 12;
-          batch.push_back(Item(users[k], businesses[k % 3], "x",
-                               "w" + std::to_string(w) + "r" + std::to_string(round) + "i" +
-                                   std::to_string(i)));
+          batch.push_back(Item(
+              users[k], businesses[k % 3], "x",
+              "w" + std::to_string(w) + "r" + std::to_string(round) + "i" + std::to_string(i)));
         }
         pqxx::work tx(conn);
         for (const auto& r : HostingRepository::PostUserMessages(tx, batch, keys_, 3600)) {

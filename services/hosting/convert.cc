@@ -53,10 +53,10 @@ void FillEvent(const EventRow& e, Response* out) {
       n->set_conversation_id(e.conversation_id);
       n->set_kind(NoticeOf(e.notice));
       if (e.notice == NoticeKind::kTermsChanged) {
-        DisclosureView view{e.terms,
-                            DisclosureSummary(e.terms.display_name, e.terms.lifetime_seconds,
-                                              e.terms.no_storage, e.terms.label_lifetimes,
-                                              e.terms.data_use_statement)};
+        DisclosureView view{
+            e.terms,
+            DisclosureSummary(e.terms.display_name, e.terms.lifetime_seconds, e.terms.no_storage,
+                              e.terms.label_lifetimes, e.terms.data_use_statement)};
         ToProto(view, n->mutable_disclosure());
       }
       break;
@@ -101,7 +101,8 @@ void ToProto(const RetentionRule& r, v1::RetentionPolicy* out) {
 
 RetentionRule FromProto(const v1::RetentionPolicy& p) {
   RetentionRule r{p.default_lifetime_seconds(), p.no_storage(), {}};
-  for (const auto& l : p.label_lifetimes()) r.label_lifetimes.emplace_back(l.label(), l.lifetime_seconds());
+  for (const auto& l : p.label_lifetimes())
+    r.label_lifetimes.emplace_back(l.label(), l.lifetime_seconds());
   return r;
 }
 

@@ -2,11 +2,11 @@
 
 #include "services/auth/authenticator.h"
 #include "services/hosting/keyring.h"
-#include "services/store/notify_hub.h"
 #include "services/hosting/rules.h"
 #include "services/hosting/send_batcher.h"
 #include "services/platform/rate_limiter.h"
 #include "services/rpc/unary.h"
+#include "services/store/notify_hub.h"
 
 namespace bizrelay::hosting {
 

@@ -82,8 +82,8 @@ std::optional<std::string> KeyRing::DataKey(pqxx::transaction_base& tx,
     rows = tx.exec_params(kSelectKey, business_id);  // ours, or a concurrent creator's
   }
   if (rows.empty()) return std::nullopt;
-  std::string key = Unwrap(business_id, pqxx::binarystring(rows[0][0]).str(),
-                           rows[0][1].as<std::string>());
+  std::string key =
+      Unwrap(business_id, pqxx::binarystring(rows[0][0]).str(), rows[0][1].as<std::string>());
   std::lock_guard lock(mu_);
   cache_[business_id] = key;
   return key;

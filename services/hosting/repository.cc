@@ -46,7 +46,8 @@ constexpr const char* kInsertLabel =
 // never kept longer.
 constexpr const char* kShorten =
     "UPDATE hosting.messages m SET expires_at = least(m.expires_at, "
-    "    m.created_at + make_interval(secs => hosting.lifetime_seconds(c.business_id, c.label, $3)), "
+    "    m.created_at + make_interval(secs => hosting.lifetime_seconds(c.business_id, c.label, "
+    "$3)), "
     "    CASE WHEN t.no_storage AND m.status >= 2 THEN now() + make_interval(secs => $4) "
     "         ELSE 'infinity'::timestamptz END) "
     "FROM hosting.conversations c LEFT JOIN hosting.business_terms t USING (business_id) "
@@ -66,7 +67,8 @@ constexpr const char* kExpireAllOf =
     "WHERE c.conversation_id = m.conversation_id AND c.business_id = $1::uuid";
 
 constexpr const char* kNoStorageExpire =
-    "UPDATE hosting.messages m SET expires_at = least(m.expires_at, now() + make_interval(secs => $2)) "
+    "UPDATE hosting.messages m SET expires_at = least(m.expires_at, now() + make_interval(secs => "
+    "$2)) "
     "FROM hosting.conversations c JOIN hosting.business_terms t USING (business_id) "
     "WHERE m.message_id = ANY ($1::uuid[]) AND c.conversation_id = m.conversation_id "
     "  AND t.no_storage";
@@ -96,9 +98,9 @@ constexpr const char* kSetState =
     "WHERE business_id = $1::uuid AND user_id = $2::uuid AND state = ANY ($4::smallint[]) "
     "RETURNING conversation_id::text";
 
-#define CONVERSATION_COLUMNS                                                               \
-  "c.conversation_id::text, c.business_id::text, coalesce(c.user_id::text, ''), b.display_name, "        \
-  "c.state, c.consent_version, extract(epoch from now() - c.last_user_message_at)::float8 " \
+#define CONVERSATION_COLUMNS                                                                      \
+  "c.conversation_id::text, c.business_id::text, coalesce(c.user_id::text, ''), b.display_name, " \
+  "c.state, c.consent_version, extract(epoch from now() - c.last_user_message_at)::float8 "       \
   "FROM hosting.conversations c JOIN core.businesses b USING (business_id) "
 
 constexpr const char* kConversationOfBusiness =
@@ -116,12 +118,11 @@ constexpr const char* kConversationsOfBusiness =
     "WHERE c.business_id = $1::uuid AND ($2 = 0 OR (" MICROS("c.last_activity_at")
     ", c.conversation_id) < ($3::bigint, $4::uuid)) "
     "ORDER BY c.last_activity_at DESC, c.conversation_id DESC LIMIT $5";
-constexpr const char* kActivityOf =
-    "SELECT " MICROS("last_activity_at") " FROM hosting.conversations WHERE conversation_id = $1::uuid";
-constexpr const char* kChatsOfUser =
-    "SELECT " CONVERSATION_COLUMNS
-    "WHERE c.user_id = $1::uuid AND c.conversation_id > $2::uuid "
-    "ORDER BY c.conversation_id LIMIT $3";
+constexpr const char* kActivityOf = "SELECT " MICROS(
+    "last_activity_at") " FROM hosting.conversations WHERE conversation_id = $1::uuid";
+constexpr const char* kChatsOfUser = "SELECT " CONVERSATION_COLUMNS
+                                     "WHERE c.user_id = $1::uuid AND c.conversation_id > $2::uuid "
+                                     "ORDER BY c.conversation_id LIMIT $3";
 constexpr const char* kOpenChatsOfBusiness =
     "SELECT conversation_id::text, user_id::text FROM hosting.conversations "
     "WHERE business_id = $1::uuid AND state = 1 ORDER BY user_id";
@@ -130,12 +131,13 @@ constexpr const char* kOpenChatsOfBusiness =
 // transaction that destroys its data key, so this also hides crypto-shredded messages from
 // instances that still hold the key in memory.
 #define LIVE_MESSAGE "m.expires_at > now()"
-#define MESSAGE_COLUMNS                                                                    \
-  "m.message_id::text, m.conversation_id::text, m.direction, m.body, "                      \
+#define MESSAGE_COLUMNS                                                \
+  "m.message_id::text, m.conversation_id::text, m.direction, m.body, " \
   "coalesce(m.template_name, ''), m.status, " MICROS("m.created_at") ", c.business_id::text"
 
 constexpr const char* kMessageByKey =
-    "SELECT " MESSAGE_COLUMNS ", m.request_hash FROM hosting.messages m "
+    "SELECT " MESSAGE_COLUMNS
+    ", m.request_hash FROM hosting.messages m "
     "JOIN hosting.conversations c ON c.conversation_id = m.conversation_id "
     "WHERE m.conversation_id = $1::uuid AND m.direction = $2 AND m.idempotency_key = $3";
 constexpr const char* kNextSeq =
@@ -150,7 +152,8 @@ constexpr const char* kInsertMessage =
 constexpr const char* kConversationLabel =
     "SELECT label FROM hosting.conversations WHERE conversation_id = $1::uuid";
 constexpr const char* kMessages =
-    "SELECT " MESSAGE_COLUMNS ", m.seq FROM hosting.messages m "
+    "SELECT " MESSAGE_COLUMNS
+    ", m.seq FROM hosting.messages m "
     "JOIN hosting.conversations c ON c.conversation_id = m.conversation_id "
     "WHERE m.conversation_id = $1::uuid AND m.seq > $2 AND " LIVE_MESSAGE
     " ORDER BY m.seq LIMIT $3";
@@ -193,7 +196,8 @@ constexpr const char* kEvents =
     "WHERE e.owner_id = $1::uuid AND e.position > $2 ORDER BY e.position LIMIT $3";
 
 constexpr const char* kAckedPosition =
-    "SELECT coalesce((SELECT acked_position FROM hosting.mailbox_acks WHERE owner_id = $1::uuid), 0)";
+    "SELECT coalesce((SELECT acked_position FROM hosting.mailbox_acks WHERE owner_id = $1::uuid), "
+    "0)";
 
 // Delivered: the messages behind message events the owner now acknowledges. The other side of
 // each is the sender: the business for user-owned logs and the user for business-owned ones.
@@ -399,11 +403,11 @@ std::optional<std::string> HostingRepository::SetState(pqxx::transaction_base& t
 }
 
 std::optional<ConversationRow> HostingRepository::ConversationOfBusiness(
-    pqxx::transaction_base& tx, const std::string& business_id,
-    const std::string& conversation_id, bool lock) {
-  return FirstConversation(tx.exec_params(
-      lock ? kConversationOfBusinessLocked : kConversationOfBusiness, conversation_id,
-      business_id));
+    pqxx::transaction_base& tx, const std::string& business_id, const std::string& conversation_id,
+    bool lock) {
+  return FirstConversation(
+      tx.exec_params(lock ? kConversationOfBusinessLocked : kConversationOfBusiness,
+                     conversation_id, business_id));
 }
 
 std::optional<ConversationRow> HostingRepository::ConversationOfUser(
@@ -440,16 +444,14 @@ std::string NewMessageId() {
 
 }  // namespace
 
-MessageRow HostingRepository::InsertMessage(pqxx::transaction_base& tx,
-                                            const ConversationRow& chat, Direction direction,
-                                            const std::string& text,
+MessageRow HostingRepository::InsertMessage(pqxx::transaction_base& tx, const ConversationRow& chat,
+                                            Direction direction, const std::string& text,
                                             const std::string& template_name,
-                                            const std::string& key,
-                                            const std::string& request_hash,
-                                            const std::string& data_key,
-                                            int64_t default_lifetime) {
+                                            const std::string& key, const std::string& request_hash,
+                                            const std::string& data_key, int64_t default_lifetime) {
   int64_t seq = tx.exec_params1(kNextSeq, chat.conversation_id)[0].as<int64_t>();
-  std::string label = tx.exec_params1(kConversationLabel, chat.conversation_id)[0].as<std::string>();
+  std::string label =
+      tx.exec_params1(kConversationLabel, chat.conversation_id)[0].as<std::string>();
   MessageRow m{.message_id = NewMessageId(),
                .conversation_id = chat.conversation_id,
                .business_id = chat.business_id,
@@ -459,13 +461,13 @@ MessageRow HostingRepository::InsertMessage(pqxx::transaction_base& tx,
                .template_name = template_name,
                .status = MessageStatus::kSent,
                .created_unix_micros = 0};
-  m.sealed = KeyRing::SealBody(data_key, chat.business_id, chat.conversation_id, m.message_id, text);
-  m.created_unix_micros =
-      tx.exec_params1(kInsertMessage, m.message_id, chat.conversation_id, seq,
-                      static_cast<int>(direction), pqxx::binarystring(m.sealed), template_name,
-                      key, pqxx::binarystring(request_hash), chat.business_id, label,
-                      default_lifetime)[0]
-          .as<int64_t>();
+  m.sealed =
+      KeyRing::SealBody(data_key, chat.business_id, chat.conversation_id, m.message_id, text);
+  m.created_unix_micros = tx.exec_params1(kInsertMessage, m.message_id, chat.conversation_id, seq,
+                                          static_cast<int>(direction), pqxx::binarystring(m.sealed),
+                                          template_name, key, pqxx::binarystring(request_hash),
+                                          chat.business_id, label, default_lifetime)[0]
+                              .as<int64_t>();
   return m;
 }
 
@@ -483,8 +485,8 @@ std::vector<PostResult> HostingRepository::PostUserMessages(pqxx::transaction_ba
   // Step 1: who sends, to which conversation (locks taken in a deadlock-free order).
   std::vector<size_t> found;
   std::vector<std::string> conversations(items.size());
-  for (const auto& r : tx.exec_params(kPrepareUserSends, ArrayLiteral(tokens),
-                                      ArrayLiteral(businesses))) {
+  for (const auto& r :
+       tx.exec_params(kPrepareUserSends, ArrayLiteral(tokens), ArrayLiteral(businesses))) {
     size_t idx = r[0].as<size_t>();
     results.at(idx).outcome = static_cast<PostOutcome>(r[1].as<int>());
     if (!r[3].is_null()) results[idx].required_policy = r[3].as<std::string>();
@@ -531,8 +533,8 @@ std::vector<PostResult> HostingRepository::PostUserMessages(pqxx::transaction_ba
     bizs.push_back(item.business_id);
     ids.push_back(id);
     idem.push_back(item.idempotency_key);
-    bodies.push_back(ToHex(KeyRing::SealBody(*data_key, item.business_id, conversations[idx], id,
-                                             item.text)));
+    bodies.push_back(
+        ToHex(KeyRing::SealBody(*data_key, item.business_id, conversations[idx], id, item.text)));
     hashes.push_back(ToHex(item.request_hash));
   }
   auto rows = tx.exec_params(kPostUserMessages, ArrayLiteral(convs), ArrayLiteral(bizs),
@@ -548,8 +550,8 @@ std::vector<PostResult> HostingRepository::PostUserMessages(pqxx::transaction_ba
   }
   for (auto [idx, first] : repeats) {
     const PostResult& original = results[first];
-    bool stored = original.outcome == PostOutcome::kStored ||
-                  original.outcome == PostOutcome::kReplayed;
+    bool stored =
+        original.outcome == PostOutcome::kStored || original.outcome == PostOutcome::kReplayed;
     if (!stored) {
       results[idx].outcome = original.outcome;
     } else if (items[idx].request_hash == items[first].request_hash) {
@@ -562,8 +564,8 @@ std::vector<PostResult> HostingRepository::PostUserMessages(pqxx::transaction_ba
   return results;
 }
 
-void HostingRepository::UpsertTemplate(pqxx::transaction_base& tx,
-                                       const std::string& business_id, const TemplateRow& t) {
+void HostingRepository::UpsertTemplate(pqxx::transaction_base& tx, const std::string& business_id,
+                                       const TemplateRow& t) {
   tx.exec_params0(kUpsertTemplate, business_id, t.name, t.body, ArrayLiteral(t.parameters));
 }
 
@@ -580,7 +582,8 @@ std::vector<TemplateRow> HostingRepository::Templates(pqxx::transaction_base& tx
                                                       const std::string& business_id) {
   std::vector<TemplateRow> out;
   for (const auto& r : tx.exec_params(kTemplates, business_id)) {
-    out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), SplitCsv(r[2].as<std::string>())});
+    out.push_back(
+        {r[0].as<std::string>(), r[1].as<std::string>(), SplitCsv(r[2].as<std::string>())});
   }
   return out;
 }
@@ -589,10 +592,9 @@ std::vector<ConversationRow> HostingRepository::ConversationsOfBusiness(
     pqxx::transaction_base& tx, const std::string& business_id,
     const std::optional<std::pair<int64_t, std::string>>& after, int limit) {
   std::vector<ConversationRow> out;
-  auto rows = tx.exec_params(kConversationsOfBusiness, business_id, after ? 1 : 0,
-                             after ? after->first : 0,
-                             after ? after->second : "00000000-0000-0000-0000-000000000000",
-                             limit);
+  auto rows =
+      tx.exec_params(kConversationsOfBusiness, business_id, after ? 1 : 0, after ? after->first : 0,
+                     after ? after->second : "00000000-0000-0000-0000-000000000000", limit);
   for (const auto& r : rows) out.push_back(ConversationFrom(r));
   return out;
 }
@@ -632,9 +634,8 @@ std::vector<std::pair<std::string, std::string>> HostingRepository::OpenChatsOfB
 }
 
 std::vector<EventRow> HostingRepository::Events(pqxx::transaction_base& tx,
-                                                const std::string& owner, int64_t after,
-                                                int limit, int64_t default_lifetime,
-                                                int64_t* last_read) {
+                                                const std::string& owner, int64_t after, int limit,
+                                                int64_t default_lifetime, int64_t* last_read) {
   std::vector<EventRow> out;
   if (last_read != nullptr) *last_read = after;
   for (const auto& r : tx.exec_params(kEvents, owner, after, limit, default_lifetime)) {
@@ -660,17 +661,16 @@ std::vector<EventRow> HostingRepository::Events(pqxx::transaction_base& tx,
                              .status = static_cast<MessageStatus>(r[11].as<int>()),
                              .created_unix_micros = r[12].as<int64_t>()};
     }
-    e.terms = TermsRow{e.business_id,        r[13].as<std::string>(), "", "",
-                       r[14].as<int64_t>(),  r[15].as<int64_t>(),     r[17].as<bool>(),
-                       r[16].as<std::string>(), {}};
+    e.terms = TermsRow{
+        e.business_id,    r[13].as<std::string>(), "", "", r[14].as<int64_t>(), r[15].as<int64_t>(),
+        r[17].as<bool>(), r[16].as<std::string>(), {}};
     out.push_back(std::move(e));
   }
   return out;
 }
 
 void HostingRepository::AppendStatusEvents(pqxx::transaction_base& tx,
-                                           const std::vector<StatusChange>& changes,
-                                           int status) {
+                                           const std::vector<StatusChange>& changes, int status) {
   if (changes.empty()) return;
   std::vector<std::string> owners, conversations, messages;
   for (const auto& c : changes) {
@@ -688,10 +688,8 @@ int64_t HostingRepository::AckedPosition(pqxx::transaction_base& tx, const std::
 
 std::vector<StatusChange> HostingRepository::Acknowledge(pqxx::transaction_base& tx,
                                                          const std::string& owner,
-                                                         bool owner_is_business,
-                                                         int64_t position,
-                                                         int64_t no_storage_grace,
-                                                         int64_t* acked) {
+                                                         bool owner_is_business, int64_t position,
+                                                         int64_t no_storage_grace, int64_t* acked) {
   // Acknowledging touches the owner's acks row and message rows, never the owner's head, so
   // it does not wait for writers appending to the same log.
   (void)owner_is_business;

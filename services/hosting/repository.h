@@ -66,11 +66,11 @@ struct EventRow {
   std::string conversation_id;
   std::string user_id;
   std::string business_id;
-  MessageRow message;       // kMessage
-  std::string message_id;   // kStatus
-  MessageStatus status = MessageStatus::kSent;  // kStatus
+  MessageRow message;                             // kMessage
+  std::string message_id;                         // kStatus
+  MessageStatus status = MessageStatus::kSent;    // kStatus
   NoticeKind notice = NoticeKind::kTermsChanged;  // kNotice
-  TermsRow terms;           // kNotice (current terms of the business)
+  TermsRow terms;                                 // kNotice (current terms of the business)
 };
 
 // A message whose status changed, with the owner to tell.
@@ -183,8 +183,8 @@ class HostingRepository {
   // Group commit of user messages: authenticates, seals with each business's data key and
   // stores the batch (two statements in the caller's transaction).
   static std::vector<PostResult> PostUserMessages(pqxx::transaction_base& tx,
-                                                  const std::vector<PostItem>& items,
-                                                  KeyRing& keys, int64_t default_lifetime);
+                                                  const std::vector<PostItem>& items, KeyRing& keys,
+                                                  int64_t default_lifetime);
 
   static void UpsertTemplate(pqxx::transaction_base& tx, const std::string& business_id,
                              const TemplateRow& t);
@@ -218,14 +218,13 @@ class HostingRepository {
   // Marks delivered the messages behind the owner's message events up to `position`, moves
   // the acknowledged position forward and drops the acknowledged events. Returns the messages
   // that changed, each with the other side to tell.
-  static std::vector<StatusChange> Acknowledge(pqxx::transaction_base& tx,
-                                               const std::string& owner, bool owner_is_business,
-                                               int64_t position, int64_t no_storage_grace,
-                                               int64_t* acked);
+  static std::vector<StatusChange> Acknowledge(pqxx::transaction_base& tx, const std::string& owner,
+                                               bool owner_is_business, int64_t position,
+                                               int64_t no_storage_grace, int64_t* acked);
   // Marks read the messages of `direction` in the conversation up to `message_id` (inclusive).
   static std::vector<StatusChange> MarkRead(pqxx::transaction_base& tx,
-                                            const std::string& conversation_id,
-                                            Direction direction, const std::string& message_id);
+                                            const std::string& conversation_id, Direction direction,
+                                            const std::string& message_id);
 };
 
 }  // namespace bizrelay::hosting

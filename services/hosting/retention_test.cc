@@ -62,16 +62,17 @@ class RetentionTest : public ::testing::Test {
   // Seconds from creation to expiry of a stored message.
   double LifetimeOf(const std::string& message_id) {
     pqxx::read_transaction tx(conn_);
-    return tx.exec_params1("SELECT extract(epoch from expires_at - created_at)::float8 "
-                           "FROM hosting.messages WHERE message_id = $1::uuid",
-                           message_id)[0]
+    return tx
+        .exec_params1(
+            "SELECT extract(epoch from expires_at - created_at)::float8 "
+            "FROM hosting.messages WHERE message_id = $1::uuid",
+            message_id)[0]
         .as<double>();
   }
   std::vector<std::string> History(const std::string& conv, const std::string& biz = "") {
     pqxx::read_transaction tx(conn_);
     std::vector<std::string> texts;
-    for (const auto& m :
-         desk_.ListMessages(tx, biz.empty() ? biz_ : biz, conv, 100, "").items) {
+    for (const auto& m : desk_.ListMessages(tx, biz.empty() ? biz_ : biz, conv, 100, "").items) {
       texts.push_back(m.text);
     }
     return texts;
@@ -152,7 +153,7 @@ TEST_F(RetentionTest, ExpiredMessagesAreInvisibleBeforeTheyAreDeleted) {
   SetRule({1, false, {}});
   std::this_thread::sleep_for(1200ms);
   EXPECT_EQ(Rows("SELECT count(*) FROM hosting.messages"), 1);  // still stored...
-  EXPECT_TRUE(History(conv_).empty());                           // ...but never read
+  EXPECT_TRUE(History(conv_).empty());                          // ...but never read
   pqxx::read_transaction tx(conn_);
   auto events = HostingRepository::Events(tx, biz_, 0, 100, 3600);
   for (const auto& e : events) EXPECT_NE(e.kind, EventKind::kMessage);
@@ -180,7 +181,8 @@ TEST_F(RetentionTest, SeveralSweepersDeleteEveryExpiredRowOnce) {
   std::atomic<int64_t> deleted = 0;
   std::vector<std::thread> sweepers;
   for (int i = 0; i < 4; ++i) {
-    sweepers.emplace_back([&] { deleted += Sweeper::SweepOnce(conninfo_, 25, 86400).deleted_messages; });
+    sweepers.emplace_back(
+        [&] { deleted += Sweeper::SweepOnce(conninfo_, 25, 86400).deleted_messages; });
   }
   for (auto& t : sweepers) t.join();
   EXPECT_EQ(deleted.load(), 300);
@@ -200,9 +202,10 @@ TEST_F(RetentionTest, BodiesAreSealedAndBoundToTheirRow) {
   // Moving a sealed body onto another row makes it unreadable there.
   {
     pqxx::work tx(conn_);
-    tx.exec_params0("UPDATE hosting.messages SET body = (SELECT body FROM hosting.messages "
-                    "WHERE message_id = $1::uuid) WHERE message_id = $2::uuid",
-                    a, b);
+    tx.exec_params0(
+        "UPDATE hosting.messages SET body = (SELECT body FROM hosting.messages "
+        "WHERE message_id = $1::uuid) WHERE message_id = $2::uuid",
+        a, b);
     tx.commit();
   }
   EXPECT_EQ(History(conv_), (std::vector<std::string>{"rahasia dagang"}));
@@ -219,8 +222,7 @@ TEST_F(RetentionTest, MasterKeyRotationRewrapsWithoutRewritingMessages) {
   EXPECT_EQ(rotated.RewrapAll(tx), 1);
   EXPECT_EQ(rotated.RewrapAll(tx), 0);
   KeyRing only_new(new_master, {});
-  EXPECT_EQ(KeyRing::OpenBody(*only_new.DataKey(tx, biz_, false), biz_, "c", "m", sealed),
-            "hello");
+  EXPECT_EQ(KeyRing::OpenBody(*only_new.DataKey(tx, biz_, false), biz_, "c", "m", sealed), "hello");
   KeyRing only_old(old_master, {});
   EXPECT_THROW(only_old.DataKey(tx, biz_, false), std::runtime_error);
 }

@@ -209,7 +209,8 @@ std::string DisclosureSummary(const std::string& business_name, int64_t lifetime
     if (!labels.empty()) {
       s += " (";
       for (size_t i = 0; i < labels.size(); ++i) {
-        s += (i ? ", " : "") + labels[i].first + " conversations: " + HumanDuration(labels[i].second);
+        s += (i ? ", " : "") + labels[i].first +
+             " conversations: " + HumanDuration(labels[i].second);
       }
       s += ")";
     }

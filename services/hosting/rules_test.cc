@@ -32,9 +32,13 @@ TEST(RulesTest, TemplatesListAndFillParameters) {
   EXPECT_EQ(def.parameters, (std::vector<std::string>{"name", "order"}));
   EXPECT_EQ(FillTemplate(def, {{"name", "Siti"}, {"order", "42"}}, o),
             "Hi Siti, order 42 is ready. Siti!");
-  EXPECT_EQ(ReasonOf([&] { FillTemplate(def, {{"name", "Siti"}}, o); }),
+  EXPECT_EQ(ReasonOf([&] {
+              FillTemplate(def, {{"name", "Siti"}}, o);
+            }),
             "INVALID_FIELD:template_parameters");
-  EXPECT_EQ(ReasonOf([&] { FillTemplate(def, {{"name", "a"}, {"order", "1"}, {"x", "y"}}, o); }),
+  EXPECT_EQ(ReasonOf([&] {
+              FillTemplate(def, {{"name", "a"}, {"order", "1"}, {"x", "y"}}, o);
+            }),
             "INVALID_FIELD:template_parameters");
   EXPECT_EQ(ReasonOf([&] { ParseTemplate("Bad Name", "x", o); }), "INVALID_FIELD:name");
   EXPECT_EQ(ReasonOf([&] { ParseTemplate("ok", "Hi {{name", o); }), "INVALID_FIELD:body");
@@ -45,7 +49,9 @@ TEST(RulesTest, FilledTemplateObeysTextLimit) {
   HostingOptions o;
   o.max_text_chars = 10;
   auto def = ParseTemplate("t", "x{{v}}", o);
-  EXPECT_EQ(ReasonOf([&] { FillTemplate(def, {{"v", std::string(20, 'a')}}, o); }),
+  EXPECT_EQ(ReasonOf([&] {
+              FillTemplate(def, {{"v", std::string(20, 'a')}}, o);
+            }),
             "INVALID_FIELD:template_parameters");
 }
 
@@ -97,9 +103,13 @@ TEST(RulesTest, RetentionRulesStayWithinBounds) {
   HostingOptions o;
   o.min_lifetime_seconds = 60;
   o.max_lifetime_seconds = 3600;
-  EXPECT_EQ(ReasonOf([&] { CheckRetentionRule({30, false, {}}, o); }),
+  EXPECT_EQ(ReasonOf([&] {
+              CheckRetentionRule({30, false, {}}, o);
+            }),
             "RETENTION_OUT_OF_BOUNDS:policy.default_lifetime_seconds");
-  EXPECT_EQ(ReasonOf([&] { CheckRetentionRule({60, false, {{"orders", 7200}}}, o); }),
+  EXPECT_EQ(ReasonOf([&] {
+              CheckRetentionRule({60, false, {{"orders", 7200}}}, o);
+            }),
             "RETENTION_OUT_OF_BOUNDS:policy.label_lifetimes.lifetime_seconds");
   auto rule = CheckRetentionRule({0, true, {{"b", 60}, {"a", 120}}}, o);
   EXPECT_EQ(rule.label_lifetimes.front().first, "a");  // sorted

@@ -1,10 +1,10 @@
 #include "services/hosting/user_chat_service.h"
 
 #include "services/hosting/convert.h"
-#include "services/rpc/log_stream.h"
 #include "services/platform/token.h"
 #include "services/platform/validate.h"
 #include "services/rpc/bearer.h"
+#include "services/rpc/log_stream.h"
 
 namespace bizrelay::hosting {
 
@@ -160,8 +160,8 @@ grpc::ServerUnaryReactor* UserChatServiceImpl::MarkRead(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* UserChatServiceImpl::ListChats(grpc::CallbackServerContext* ctx,
                                                          const v1::ListChatsRequest* request,
                                                          v1::ListChatsResponse* response) {
-  return AsUser(ctx, [this, size = request->page_size(), token = request->page_token(),
-                      response](auto& tx, const auto& user) {
+  return AsUser(ctx, [this, size = request->page_size(), token = request->page_token(), response](
+                         auto& tx, const auto& user) {
     auto page = chats_.ListChats(tx, user, size, token);
     for (const auto& c : page.items) {
       auto* chat = response->add_chats();

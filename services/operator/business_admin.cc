@@ -28,8 +28,7 @@ BusinessRecord BusinessAdmin::Get(pqxx::transaction_base& tx, const std::string&
   return *record;
 }
 
-std::string BusinessAdmin::RotateKey(pqxx::transaction_base& tx,
-                                     const std::string& business_id) {
+std::string BusinessAdmin::RotateKey(pqxx::transaction_base& tx, const std::string& business_id) {
   BusinessRecord record = Get(tx, business_id);
   if (record.disabled) {
     throw Error(ErrorCode::kFailedPrecondition, "BUSINESS_DISABLED",

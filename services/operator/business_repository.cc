@@ -3,16 +3,16 @@
 namespace bizrelay::operator_api {
 namespace {
 
-#define BUSINESS_COLUMNS                                                                \
-  "business_id::text, display_name, description, website, "                            \
+#define BUSINESS_COLUMNS                                    \
+  "business_id::text, display_name, description, website, " \
   "(extract(epoch from created_at) * 1000000)::bigint, disabled_at IS NOT NULL"
 
 constexpr const char* kInsert =
     "INSERT INTO core.businesses (display_name, description, website) VALUES ($1, $2, $3) "
     "RETURNING " BUSINESS_COLUMNS;
 
-constexpr const char* kGet = "SELECT " BUSINESS_COLUMNS
-                             " FROM core.businesses WHERE business_id = $1::uuid";
+constexpr const char* kGet =
+    "SELECT " BUSINESS_COLUMNS " FROM core.businesses WHERE business_id = $1::uuid";
 
 constexpr const char* kDisable =
     "UPDATE core.businesses SET disabled_at = coalesce(disabled_at, now()) "

@@ -4,9 +4,9 @@
 
 #include "services/account/policies.h"
 #include "services/hosting/chats.h"
-#include "services/rpc/status.h"
 #include "services/operator/business_admin.h"
 #include "services/rpc/bearer.h"
+#include "services/rpc/status.h"
 
 namespace bizrelay::operator_api {
 namespace {
@@ -33,16 +33,15 @@ grpc::ServerUnaryReactor* OperatorServiceImpl::CreateBusiness(
     v1::CreateBusinessResponse* response) {
   auto token = rpc::BearerToken(ctx->client_metadata());
   auto profile = FromProto(request->profile());
-  return rpc::RunUnary(
-      ctx, env_, nullptr,
-      [this, token, profile, response](pqxx::connection& conn) {
-        pqxx::work tx(conn);
-        auth_->RequireOperator(tx, token);
-        auto created = BusinessAdmin::Create(tx, profile);
-        tx.commit();
-        ToProto(created.business, response->mutable_business());
-        response->set_api_key(created.api_key);
-      });
+  return rpc::RunUnary(ctx, env_, nullptr,
+                       [this, token, profile, response](pqxx::connection& conn) {
+                         pqxx::work tx(conn);
+                         auth_->RequireOperator(tx, token);
+                         auto created = BusinessAdmin::Create(tx, profile);
+                         tx.commit();
+                         ToProto(created.business, response->mutable_business());
+                         response->set_api_key(created.api_key);
+                       });
 }
 
 grpc::ServerUnaryReactor* OperatorServiceImpl::GetBusiness(grpc::CallbackServerContext* ctx,

@@ -25,11 +25,10 @@ void PersonalRelay::CheckAccessKey(const std::string& access_key) const {
 
 void PersonalRelay::CheckEnvelope(const std::string& ciphertext) const {
   if (ciphertext.empty() || ciphertext.size() > options_.max_envelope_bytes) {
-    throw Error(ErrorCode::kResourceExhausted, "ENVELOPE_TOO_LARGE",
-                "ciphertext must be 1 to " + std::to_string(options_.max_envelope_bytes) +
-                    " bytes",
-                {{"field", "ciphertext"},
-                 {"max_bytes", std::to_string(options_.max_envelope_bytes)}});
+    throw Error(
+        ErrorCode::kResourceExhausted, "ENVELOPE_TOO_LARGE",
+        "ciphertext must be 1 to " + std::to_string(options_.max_envelope_bytes) + " bytes",
+        {{"field", "ciphertext"}, {"max_bytes", std::to_string(options_.max_envelope_bytes)}});
   }
 }
 

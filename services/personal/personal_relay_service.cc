@@ -54,8 +54,11 @@ grpc::ServerUnaryReactor* PersonalRelayServiceImpl::CreateMailbox(
 grpc::ServerUnaryReactor* PersonalRelayServiceImpl::PublishKeys(
     grpc::CallbackServerContext* ctx, const v1::PublishKeysRequest* request,
     v1::PublishKeysResponse* response) {
-  PublishedKeys keys{request->identity_key(), request->signed_prekey(),
-                     request->signed_prekey_signature(), request->signed_prekey_id(), {}};
+  PublishedKeys keys{request->identity_key(),
+                     request->signed_prekey(),
+                     request->signed_prekey_signature(),
+                     request->signed_prekey_id(),
+                     {}};
   for (const auto& p : request->one_time_prekeys()) {
     keys.one_time_prekeys.push_back({p.prekey_id(), p.public_key()});
   }
@@ -93,9 +96,9 @@ grpc::ServerUnaryReactor* PersonalRelayServiceImpl::FetchBundle(
       });
 }
 
-grpc::ServerUnaryReactor* PersonalRelayServiceImpl::SendSealed(
-    grpc::CallbackServerContext* ctx, const v1::SendSealedRequest* request,
-    v1::SendSealedResponse*) {
+grpc::ServerUnaryReactor* PersonalRelayServiceImpl::SendSealed(grpc::CallbackServerContext* ctx,
+                                                               const v1::SendSealedRequest* request,
+                                                               v1::SendSealedResponse*) {
   SendTokenInput token = TokenOf(request->token());
   // The request (with the ciphertext) outlives the call; no copy is needed until the worker.
   return rpc::RunUnary(
@@ -162,9 +165,9 @@ grpc::ServerUnaryReactor* PersonalRelayServiceImpl::ExportMailbox(
   });
 }
 
-grpc::ServerUnaryReactor* PersonalRelayServiceImpl::DeleteMailbox(
-    grpc::CallbackServerContext* ctx, const v1::DeleteMailboxRequest*,
-    v1::DeleteMailboxResponse*) {
+grpc::ServerUnaryReactor* PersonalRelayServiceImpl::DeleteMailbox(grpc::CallbackServerContext* ctx,
+                                                                  const v1::DeleteMailboxRequest*,
+                                                                  v1::DeleteMailboxResponse*) {
   return AsOwner(ctx, [](auto& tx, const std::string& mailbox) {
     PersonalRepository::DeleteMailbox(tx, mailbox);
   });

@@ -16,15 +16,15 @@ namespace {
 
 // One issuer key for the whole binary: generating RSA keys is slow.
 const crypto::BlindRsaPrivateKey& Issuer() {
-  static const auto* key = new crypto::BlindRsaPrivateKey(crypto::BlindRsaPrivateKey::Generate(2048));
+  static const auto* key =
+      new crypto::BlindRsaPrivateKey(crypto::BlindRsaPrivateKey::Generate(2048));
   return *key;
 }
 
 SendTokenInput MintToken(const crypto::BlindRsaPrivateKey& issuer = Issuer()) {
   const auto& pub = issuer.public_key();
   auto blinded = pub.Blind(RandomBytes(32), crypto::BlindRsaVariant::kSha384PssRandomized);
-  auto sig = pub.Finalize(issuer.BlindSign(blinded.blinded_msg), blinded.inv,
-                          blinded.prepared_msg);
+  auto sig = pub.Finalize(issuer.BlindSign(blinded.blinded_msg), blinded.inv, blinded.prepared_msg);
   return {blinded.prepared_msg, sig, crypto::BlindRsaKeyId(pub)};
 }
 
@@ -64,8 +64,11 @@ class PersonalRelayTest : public ::testing::Test {
   PublishedKeys Keys(int prekeys) {
     auto identity = crypto::GenerateEd25519KeyPair();
     auto signed_prekey = crypto::GenerateX25519KeyPair();
-    PublishedKeys k{identity.public_key, signed_prekey.public_key,
-                    crypto::Ed25519Sign(identity.private_key, signed_prekey.public_key), 1, {}};
+    PublishedKeys k{identity.public_key,
+                    signed_prekey.public_key,
+                    crypto::Ed25519Sign(identity.private_key, signed_prekey.public_key),
+                    1,
+                    {}};
     for (int i = 0; i < prekeys; ++i) {
       k.one_time_prekeys.push_back({i + 1, crypto::GenerateX25519KeyPair().public_key});
     }
@@ -82,14 +85,15 @@ class PersonalRelayTest : public ::testing::Test {
 
 TEST_F(PersonalRelayTest, EachRoleIsDeniedTheOtherPathByTheDatabase) {
   pqxx::connection hosting(hosting_url_);
-  for (const char* sql : {"SELECT count(*) FROM personal.envelopes",
-                          "SELECT count(*) FROM personal.mailboxes",
-                          "SELECT count(*) FROM personal.spent_tokens"}) {
+  for (const char* sql :
+       {"SELECT count(*) FROM personal.envelopes", "SELECT count(*) FROM personal.mailboxes",
+        "SELECT count(*) FROM personal.spent_tokens"}) {
     pqxx::nontransaction tx(hosting);
     EXPECT_THROW(tx.exec(sql), pqxx::insufficient_privilege) << sql;
   }
-  for (const char* sql : {"SELECT count(*) FROM core.users", "SELECT count(*) FROM core.credentials",
-                          "SELECT count(*) FROM hosting.messages"}) {
+  for (const char* sql :
+       {"SELECT count(*) FROM core.users", "SELECT count(*) FROM core.credentials",
+        "SELECT count(*) FROM hosting.messages"}) {
     pqxx::nontransaction tx(*conn_);
     EXPECT_THROW(tx.exec(sql), pqxx::insufficient_privilege) << sql;
   }

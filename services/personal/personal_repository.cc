@@ -55,8 +55,7 @@ constexpr const char* kKeys =
     "  (SELECT count(*) FROM personal.prekeys p WHERE p.mailbox_id = m.mailbox_id), "
     "  (SELECT count(*) FROM personal.envelopes e WHERE e.mailbox_id = m.mailbox_id) "
     "FROM personal.mailboxes m WHERE mailbox_id = $1::uuid";
-constexpr const char* kDeleteMailbox =
-    "DELETE FROM personal.mailboxes WHERE mailbox_id = $1::uuid";
+constexpr const char* kDeleteMailbox = "DELETE FROM personal.mailboxes WHERE mailbox_id = $1::uuid";
 
 std::string Bytes(const pqxx::field& f) { return pqxx::binarystring(f).str(); }
 
@@ -65,7 +64,8 @@ std::string Bytes(const pqxx::field& f) { return pqxx::binarystring(f).str(); }
 std::string PersonalRepository::CreateMailbox(pqxx::transaction_base& tx,
                                               const std::string& owner_hash,
                                               const std::string& access_hash) {
-  return tx.exec_params1(kCreate, pqxx::binarystring(owner_hash), pqxx::binarystring(access_hash))[0]
+  return tx
+      .exec_params1(kCreate, pqxx::binarystring(owner_hash), pqxx::binarystring(access_hash))[0]
       .as<std::string>();
 }
 
@@ -91,9 +91,8 @@ std::optional<std::string> PersonalRepository::IdentityKey(pqxx::transaction_bas
 }
 
 void PersonalRepository::SetKeys(pqxx::transaction_base& tx, const std::string& mailbox_id,
-                                 const std::string& identity_key,
-                                 const std::string& signed_prekey, const std::string& signature,
-                                 int64_t signed_prekey_id) {
+                                 const std::string& identity_key, const std::string& signed_prekey,
+                                 const std::string& signature, int64_t signed_prekey_id) {
   tx.exec_params0(kSetKeys, mailbox_id, pqxx::binarystring(identity_key),
                   pqxx::binarystring(signed_prekey), pqxx::binarystring(signature),
                   signed_prekey_id);
@@ -125,8 +124,7 @@ bool PersonalRepository::SpendToken(pqxx::transaction_base& tx, const std::strin
   return tx.exec_params0(kSpend, pqxx::binarystring(token_hash), key_id).affected_rows() == 1;
 }
 
-int PersonalRepository::Depth(pqxx::transaction_base& tx, const std::string& mailbox_id,
-                              int cap) {
+int PersonalRepository::Depth(pqxx::transaction_base& tx, const std::string& mailbox_id, int cap) {
   return tx.exec_params1(kDepth, mailbox_id, cap)[0].as<int>();
 }
 
@@ -160,8 +158,7 @@ Bundle PersonalRepository::Keys(pqxx::transaction_base& tx, const std::string& m
   return Bundle{Bytes(r[0]), Bytes(r[1]), Bytes(r[2]), r[3].as<int64_t>(), {}};
 }
 
-void PersonalRepository::DeleteMailbox(pqxx::transaction_base& tx,
-                                       const std::string& mailbox_id) {
+void PersonalRepository::DeleteMailbox(pqxx::transaction_base& tx, const std::string& mailbox_id) {
   tx.exec_params0(kDeleteMailbox, mailbox_id);
 }
 

@@ -57,10 +57,9 @@ class PersonalRepository {
   static int Depth(pqxx::transaction_base& tx, const std::string& mailbox_id, int cap);
   static void StoreEnvelope(pqxx::transaction_base& tx, const std::string& mailbox_id,
                             const std::string& ciphertext, int ttl_days);
-  static std::vector<Envelope> Envelopes(pqxx::transaction_base& tx,
-                                         const std::string& mailbox_id, int64_t after, int limit);
-  static int DeleteUpTo(pqxx::transaction_base& tx, const std::string& mailbox_id,
-                        int64_t up_to);
+  static std::vector<Envelope> Envelopes(pqxx::transaction_base& tx, const std::string& mailbox_id,
+                                         int64_t after, int limit);
+  static int DeleteUpTo(pqxx::transaction_base& tx, const std::string& mailbox_id, int64_t up_to);
   // The mailbox's public keys and counts, for its owner's export.
   static Bundle Keys(pqxx::transaction_base& tx, const std::string& mailbox_id, int* prekeys,
                      int* envelopes);

@@ -10,9 +10,8 @@ SendTokenVerifier::SendTokenVerifier(crypto::BlindRsaPublicKey key)
 
 void SendTokenVerifier::Check(const std::string& message, const std::string& signature,
                               const std::string& key_id) const {
-  bool ok = message.size() == kSendTokenMessageBytes &&
-            signature.size() == key_.modulus_bytes() && ConstantTimeEquals(key_id, key_id_) &&
-            key_.Verify(message, signature);
+  bool ok = message.size() == kSendTokenMessageBytes && signature.size() == key_.modulus_bytes() &&
+            ConstantTimeEquals(key_id, key_id_) && key_.Verify(message, signature);
   if (!ok) {
     throw Error(ErrorCode::kPermissionDenied, "INVALID_TOKEN",
                 "the send token is not valid for this relay");

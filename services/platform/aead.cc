@@ -39,8 +39,8 @@ std::string Aes256GcmSeal(std::string_view key, std::string_view plaintext,
       EVP_EncryptUpdate(ctx.get(), dst + kNonce, &len, U(plaintext),
                         static_cast<int>(plaintext.size())) != 1 ||
       EVP_EncryptFinal_ex(ctx.get(), dst + kNonce + len, &len) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTag,
-                          dst + kNonce + plaintext.size()) != 1) {
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTag, dst + kNonce + plaintext.size()) !=
+          1) {
     throw std::runtime_error("AES-256-GCM seal failed");
   }
   return out;

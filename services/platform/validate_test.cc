@@ -27,8 +27,7 @@ TEST(ValidateTest, TextCountsCodePointsNotBytes) {
 TEST(ValidateTest, RejectsBadUtf8AndControls) {
   EXPECT_EQ(CodeOf([] { CheckText("name", "\xff", 0, 10); }), ErrorCode::kInvalidArgument);
   EXPECT_EQ(CodeOf([] { CheckText("name", "\xc0\xaf", 0, 10); }), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(CodeOf([] { CheckText("name", "\xed\xa0\x80", 0, 10); }),
-            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf([] { CheckText("name", "\xed\xa0\x80", 0, 10); }), ErrorCode::kInvalidArgument);
   EXPECT_EQ(CodeOf([] { CheckText("name", "a\nb", 0, 10); }), ErrorCode::kInvalidArgument);
   CheckText("body", "a\nb", 0, 10, /*multiline=*/true);
 }

@@ -109,9 +109,9 @@ class LogStream final : public grpc::ServerWriteReactor<Response>,
           {
             std::lock_guard lock(self->mu_);
             if (!added) {
-              self->FinishLocked(rpc::ToGrpcStatus(
-                  Error(ErrorCode::kResourceExhausted, "TOO_MANY_STREAMS",
-                        "this principal has too many open streams")));
+              self->FinishLocked(
+                  rpc::ToGrpcStatus(Error(ErrorCode::kResourceExhausted, "TOO_MANY_STREAMS",
+                                          "this principal has too many open streams")));
               return;
             }
             if (self->finished_) {
@@ -181,15 +181,15 @@ class LogStream final : public grpc::ServerWriteReactor<Response>,
   const Params params_;
   std::mutex mu_;
   std::shared_ptr<LogStream> self_;  // guarded by mu_; dropped in OnDone
-  std::string owner_;                  // set once, before registered_
-  bool registered_ = false;            // guarded by mu_
-  int64_t fetched_up_to_;              // guarded by mu_
-  std::deque<Response> queue_;         // guarded by mu_; front is the write in flight
-  bool writing_ = false;               // guarded by mu_
-  bool fetching_ = false;              // guarded by mu_
-  bool wake_pending_ = false;          // guarded by mu_
-  bool page_was_full_ = false;         // guarded by mu_
-  bool finished_ = false;              // guarded by mu_
+  std::string owner_;                // set once, before registered_
+  bool registered_ = false;          // guarded by mu_
+  int64_t fetched_up_to_;            // guarded by mu_
+  std::deque<Response> queue_;       // guarded by mu_; front is the write in flight
+  bool writing_ = false;             // guarded by mu_
+  bool fetching_ = false;            // guarded by mu_
+  bool wake_pending_ = false;        // guarded by mu_
+  bool page_was_full_ = false;       // guarded by mu_
+  bool finished_ = false;            // guarded by mu_
   const Fetch fetch_;
 };
 

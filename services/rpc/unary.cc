@@ -11,8 +11,8 @@ store::DbPool::Clock::time_point CallDeadline(const grpc::CallbackServerContext*
   auto client = ctx->deadline();
   auto now_system = std::chrono::system_clock::now();
   if (client < now_system + call_timeout) {
-    deadline = now_steady + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                client - now_system);
+    deadline = now_steady +
+               std::chrono::duration_cast<std::chrono::steady_clock::duration>(client - now_system);
   }
   return deadline;
 }

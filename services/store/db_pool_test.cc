@@ -21,11 +21,12 @@ std::string RunAndWait(DbPool& pool, DbPool::Work work,
                        DbPool::Clock::time_point deadline = DbPool::Clock::now() + 10s) {
   auto outcome = std::make_shared<Outcome>();
   auto fut = outcome->promise.get_future();
-  pool.Submit([outcome, work](pqxx::connection& c) {
-                work(c);
-                outcome->Ok("ok");
-              },
-              [outcome](const Error& e) { outcome->Fail(e); }, deadline);
+  pool.Submit(
+      [outcome, work](pqxx::connection& c) {
+        work(c);
+        outcome->Ok("ok");
+      },
+      [outcome](const Error& e) { outcome->Fail(e); }, deadline);
   EXPECT_EQ(fut.wait_for(20s), std::future_status::ready) << "task hung";
   return fut.get();
 }
@@ -75,15 +76,14 @@ TEST(DbPoolTest, UnreachableDatabaseFailsFastWithUnavailable) {
 TEST(DbPoolTest, TaskPastDeadlineDoesNotRun) {
   DbPool pool({.conninfo = testing::FreshDatabase(), .workers = 1});
   bool ran = false;
-  EXPECT_EQ(RunAndWait(pool, [&](pqxx::connection&) { ran = true; },
-                       DbPool::Clock::now() - 1ms),
+  EXPECT_EQ(RunAndWait(
+                pool, [&](pqxx::connection&) { ran = true; }, DbPool::Clock::now() - 1ms),
             "error:DEADLINE_EXCEEDED");
   EXPECT_FALSE(ran);
 }
 
 TEST(DbPoolTest, StatementTimeoutBecomesDeadlineExceeded) {
-  DbPool pool({.conninfo = testing::FreshDatabase(), .workers = 1,
-               .statement_timeout = 100ms});
+  DbPool pool({.conninfo = testing::FreshDatabase(), .workers = 1, .statement_timeout = 100ms});
   EXPECT_EQ(RunAndWait(pool,
                        [](pqxx::connection& c) {
                          pqxx::work tx(c);
@@ -97,11 +97,12 @@ TEST(DbPoolTest, FullQueueIsRefusedAtOnce) {
   std::promise<void> release;
   auto gate = release.get_future().share();
   std::promise<void> started;
-  pool.Submit([&](pqxx::connection&) {
-                started.set_value();
-                gate.wait();
-              },
-              [](const Error&) { ADD_FAILURE(); }, DbPool::Clock::now() + 10s);
+  pool.Submit(
+      [&](pqxx::connection&) {
+        started.set_value();
+        gate.wait();
+      },
+      [](const Error&) { ADD_FAILURE(); }, DbPool::Clock::now() + 10s);
   started.get_future().wait();
   std::atomic<int> busy = 0;
   std::vector<std::string> errors;

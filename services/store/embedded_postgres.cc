@@ -30,8 +30,9 @@ std::string FindBinDir() {
     }
   }
   if (best.empty()) {
-    throw std::runtime_error("no PostgreSQL server found under /usr/lib/postgresql "
-                             "(install postgresql-15 or set database.embedded_bin_dir)");
+    throw std::runtime_error(
+        "no PostgreSQL server found under /usr/lib/postgresql "
+        "(install postgresql-15 or set database.embedded_bin_dir)");
   }
   return best;
 }
@@ -46,15 +47,14 @@ void ChownTo(const fs::path& path, const std::string& user) {
 
 }  // namespace
 
-EmbeddedPostgres::EmbeddedPostgres(EmbeddedPostgresOptions options)
-    : options_(std::move(options)) {
+EmbeddedPostgres::EmbeddedPostgres(EmbeddedPostgresOptions options) : options_(std::move(options)) {
   fs::path data = fs::absolute(options_.data_dir);
   cluster_dir_ = data / "pg";
   socket_dir_ = data / "run";
   if (socket_dir_.string().size() > kMaxSocketDir) {
     // Too long for a Unix socket path: use a short directory named after the data dir.
-    socket_dir_ = fs::path("/tmp") / ("bizrelay-" + std::to_string(std::hash<std::string>{}(
-                                                        data.string())));
+    socket_dir_ =
+        fs::path("/tmp") / ("bizrelay-" + std::to_string(std::hash<std::string>{}(data.string())));
   }
   log_path_ = data / "postgresql.log";
   bin_dir_ = options_.bin_dir.empty() ? FindBinDir() : options_.bin_dir;
@@ -71,9 +71,7 @@ std::string EmbeddedPostgres::Tool(const std::string& name) const {
   return (fs::path(bin_dir_) / name).string();
 }
 
-std::string EmbeddedPostgres::RunAs() const {
-  return RunningAsRoot() ? options_.run_as_user : "";
-}
+std::string EmbeddedPostgres::RunAs() const { return RunningAsRoot() ? options_.run_as_user : ""; }
 
 int EmbeddedPostgres::Run(const std::vector<std::string>& argv) const {
   return RunCommand(argv, log_path_.string(), RunAs());

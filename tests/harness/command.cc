@@ -57,8 +57,8 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::string
 std::string BufPath() { return std::string(BIZRELAY_SOURCE_DIR) + "/node_modules/.bin/buf"; }
 
 CommandResult BufCurl(int port, const std::string& method, const std::vector<std::string>& extra) {
-  std::vector<std::string> argv = {BufPath(), "curl", "--protocol", "grpc",
-                                   "--http2-prior-knowledge", "--timeout", "20s"};
+  std::vector<std::string> argv = {
+      BufPath(), "curl", "--protocol", "grpc", "--http2-prior-knowledge", "--timeout", "20s"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   argv.push_back("http://127.0.0.1:" + std::to_string(port) + (method.empty() ? "" : "/" + method));
   return RunCommand(argv);

@@ -1,12 +1,11 @@
 #include "tests/harness/daemon_process.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <fstream>
@@ -39,8 +38,7 @@ DaemonProcess::DaemonProcess(Options options) : options_(std::move(options)) {
   char tmpl[] = "/tmp/bizrelay-e2e-XXXXXX";
   data_dir_ = mkdtemp(tmpl);
   // The embedded cluster runs as user postgres when we are root: it must traverse this dir.
-  fs::permissions(data_dir_, fs::perms::others_exec | fs::perms::group_exec,
-                  fs::perm_options::add);
+  fs::permissions(data_dir_, fs::perms::others_exec | fs::perms::group_exec, fs::perm_options::add);
 
   std::vector<std::string> args = {BIZRELAYD_PATH,
                                    "--data-dir",

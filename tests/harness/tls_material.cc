@@ -10,8 +10,8 @@ bool MakeTlsMaterial(const std::filesystem::path& dir) {
   auto p = [&](const char* name) { return (dir / name).string(); };
   std::ofstream(p("server.ext")) << "subjectAltName=DNS:localhost,IP:127.0.0.1\n";
   std::vector<std::vector<std::string>> steps = {
-      {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-       "-nodes", "-keyout", p("ca-key.pem"), "-out", p("ca.pem"), "-days", "2", "-subj",
+      {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+       "-keyout", p("ca-key.pem"), "-out", p("ca.pem"), "-days", "2", "-subj",
        "/CN=bizrelay test CA"},
       {"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
        "-keyout", p("server-key.pem"), "-out", p("server.csr"), "-subj", "/CN=localhost"},

@@ -1,9 +1,9 @@
 #include "services/hosting/business_service.h"
 
 #include "services/hosting/convert.h"
+#include "services/hosting/event_stream.h"
 #include "services/platform/token.h"
 #include "services/rpc/bearer.h"
-#include "services/rpc/log_stream.h"
 
 namespace bizrelay::hosting {
 
@@ -22,26 +22,8 @@ grpc::ServerUnaryReactor* BusinessServiceImpl::AsBusiness(
 
 grpc::ServerWriteReactor<v1::StreamInboxResponse>* BusinessServiceImpl::StreamInbox(
     grpc::CallbackServerContext* ctx, const v1::StreamInboxRequest* request) {
-  auto token = rpc::BearerToken(ctx->client_metadata());
-  const auth::Authenticator* auth = env_.auth;
-  KeyRing* keys = env_.keys;
-  int64_t lifetime = env_.options->default_lifetime_seconds;
-  return rpc::LogStream<v1::StreamInboxResponse>::Start(
-      {env_.rpc.pool, env_.hub, env_.options->stream_page, env_.rpc.call_timeout},
-      std::max<int64_t>(0, request->after_position()),
-      [auth, token](pqxx::connection& conn) {
-        pqxx::read_transaction tx(conn);
-        return auth->Require(tx, token, auth::PrincipalKind::kBusiness).id;
-      },
-      [keys, lifetime](pqxx::connection& conn, const std::string& owner, int64_t after, int limit,
-                       std::deque<v1::StreamInboxResponse>* out) {
-        pqxx::read_transaction tx(conn);
-        int64_t last = after;
-        auto rows = HostingRepository::Events(tx, owner, after, limit, lifetime, &last);
-        OpenBodies(tx, *keys, &rows);
-        for (const auto& row : rows) ToProto(row, &out->emplace_back());
-        return last;
-      });
+  return StartEventStream<v1::StreamInboxResponse>(ctx, env_, auth::PrincipalKind::kBusiness,
+                                                   request->after_position());
 }
 
 grpc::ServerUnaryReactor* BusinessServiceImpl::AcknowledgeInbox(

@@ -165,10 +165,11 @@ int UserChats::MarkRead(pqxx::transaction_base& tx, const std::string& user_id,
   auto chat = HostingRepository::ConversationOfUser(tx, user_id, conversation_id);
   if (!chat) throw ConversationNotFound();
   HostingRepository::TakePositions(tx, chat->business_id, 0);
-  auto changes =
-      HostingRepository::MarkRead(tx, conversation_id, Direction::kBusinessToUser, message_id);
+  int marked = 0;
+  auto changes = HostingRepository::MarkRead(tx, conversation_id, Direction::kBusinessToUser,
+                                             message_id, &marked);
   AppendStatusEvents(tx, changes, MessageStatus::kRead);
-  return static_cast<int>(changes.size());
+  return marked;
 }
 
 int64_t UserChats::Acknowledge(pqxx::transaction_base& tx, const std::string& user_id,
@@ -292,10 +293,11 @@ int BusinessDesk::MarkRead(pqxx::transaction_base& tx, const std::string& busine
   if (!HostingRepository::ConversationOfBusiness(tx, business_id, conversation_id, false)) {
     throw ConversationNotFound();
   }
-  auto changes =
-      HostingRepository::MarkRead(tx, conversation_id, Direction::kUserToBusiness, message_id);
+  int marked = 0;
+  auto changes = HostingRepository::MarkRead(tx, conversation_id, Direction::kUserToBusiness,
+                                             message_id, &marked);
   AppendStatusEvents(tx, changes, MessageStatus::kRead);
-  return static_cast<int>(changes.size());
+  return marked;
 }
 
 TemplateDef BusinessDesk::CreateTemplate(pqxx::transaction_base& tx, const std::string& business_id,

@@ -48,7 +48,8 @@ constexpr const char* kShorten =
     "UPDATE hosting.messages m SET expires_at = least(m.expires_at, "
     "    m.created_at + make_interval(secs => hosting.lifetime_seconds(c.business_id, c.label, "
     "$3)), "
-    "    CASE WHEN t.no_storage AND m.status >= 2 THEN now() + make_interval(secs => $4) "
+    "    CASE WHEN t.no_storage AND hosting.message_status(m.direction, m.seq, c) >= 2 "
+    "         THEN now() + make_interval(secs => $4) "
     "         ELSE 'infinity'::timestamptz END) "
     "FROM hosting.conversations c LEFT JOIN hosting.business_terms t USING (business_id) "
     "WHERE c.conversation_id = m.conversation_id AND c.business_id = $1::uuid "
@@ -66,12 +67,14 @@ constexpr const char* kExpireAllOf =
     "FROM hosting.conversations c "
     "WHERE c.conversation_id = m.conversation_id AND c.business_id = $1::uuid";
 
+// No-storage businesses: delivered messages of the conversations just acknowledged expire
+// after the grace.
 constexpr const char* kNoStorageExpire =
     "UPDATE hosting.messages m SET expires_at = least(m.expires_at, now() + make_interval(secs => "
     "$2)) "
     "FROM hosting.conversations c JOIN hosting.business_terms t USING (business_id) "
-    "WHERE m.message_id = ANY ($1::uuid[]) AND c.conversation_id = m.conversation_id "
-    "  AND t.no_storage";
+    "WHERE c.conversation_id = ANY ($1::uuid[]) AND m.conversation_id = c.conversation_id "
+    "  AND t.no_storage AND hosting.message_status(m.direction, m.seq, c) >= 2";
 
 constexpr const char* kUpdateProfile =
     "UPDATE core.businesses SET display_name = $2, description = $3, website = $4 "
@@ -131,9 +134,10 @@ constexpr const char* kOpenChatsOfBusiness =
 // transaction that destroys its data key, so this also hides crypto-shredded messages from
 // instances that still hold the key in memory.
 #define LIVE_MESSAGE "m.expires_at > now()"
-#define MESSAGE_COLUMNS                                                \
-  "m.message_id::text, m.conversation_id::text, m.direction, m.body, " \
-  "coalesce(m.template_name, ''), m.status, " MICROS("m.created_at") ", c.business_id::text"
+#define MESSAGE_COLUMNS                                                                    \
+  "m.message_id::text, m.conversation_id::text, m.direction, m.body, "                     \
+  "coalesce(m.template_name, ''), hosting.message_status(m.direction, m.seq, c), " MICROS( \
+      "m.created_at") ", c.business_id::text"
 
 constexpr const char* kMessageByKey =
     "SELECT " MESSAGE_COLUMNS
@@ -185,7 +189,8 @@ constexpr const char* kTemplates =
 constexpr const char* kEvents =
     "SELECT e.position, e.kind, e.conversation_id::text, coalesce(c.user_id::text, ''), c.business_id::text, "
     "  coalesce(e.message_id::text, ''), coalesce(e.status, 0), coalesce(e.notice_kind, 0), "
-    "  m.direction, m.body, coalesce(m.template_name, ''), m.status, " MICROS("m.created_at") ", "
+    "  m.direction, m.body, coalesce(m.template_name, ''), "
+    "  hosting.message_status(m.direction, m.seq, c), " MICROS("m.created_at") ", "
     "  b.display_name, coalesce(t.version, 1), coalesce(t.lifetime_seconds, $4), "
     "  coalesce(t.data_use_statement, ''), coalesce(t.no_storage, false) "
     "FROM hosting.events e "
@@ -199,15 +204,30 @@ constexpr const char* kAckedPosition =
     "SELECT coalesce((SELECT acked_position FROM hosting.mailbox_acks WHERE owner_id = $1::uuid), "
     "0)";
 
-// Delivered: the messages behind message events the owner now acknowledges. The other side of
-// each is the sender: the business for user-owned logs and the user for business-owned ones.
+// Delivered: the acknowledged message events move each conversation's delivered watermark for
+// the senders' side; one change per conversation names its latest message and the sender to
+// tell (none for an erased user).
 constexpr const char* kDeliver =
-    "UPDATE hosting.messages m SET status = 2 FROM hosting.events e, hosting.conversations c "
-    "WHERE e.owner_id = $1::uuid AND e.position > $2 AND e.position <= $3 AND e.kind = 1 "
-    "  AND m.message_id = e.message_id AND m.status < 2 AND c.conversation_id = m.conversation_id "
-    "RETURNING m.message_id::text, m.conversation_id::text, "
-    "  CASE WHEN m.direction = 1 THEN c.user_id ELSE c.business_id END::text";
-// Never past the last position written, never backwards.
+    "WITH acked AS ("
+    "  SELECT m.conversation_id, m.direction, max(m.seq) AS seq "
+    "  FROM hosting.events e JOIN hosting.messages m ON m.message_id = e.message_id "
+    "  WHERE e.owner_id = $1::uuid AND e.position > $2 AND e.position <= $3 AND e.kind = 1 "
+    "  GROUP BY m.conversation_id, m.direction), "
+    "moved AS ("
+    "  UPDATE hosting.conversations c SET "
+    "    user_msgs_delivered_seq = CASE WHEN a.direction = 1 "
+    "      THEN greatest(c.user_msgs_delivered_seq, a.seq) ELSE c.user_msgs_delivered_seq END, "
+    "    biz_msgs_delivered_seq = CASE WHEN a.direction = 2 "
+    "      THEN greatest(c.biz_msgs_delivered_seq, a.seq) ELSE c.biz_msgs_delivered_seq END "
+    "  FROM acked a WHERE c.conversation_id = a.conversation_id "
+    "    AND a.seq > CASE WHEN a.direction = 1 THEN c.user_msgs_delivered_seq "
+    "                     ELSE c.biz_msgs_delivered_seq END "
+    "  RETURNING c.conversation_id, a.direction, a.seq, "
+    "    CASE WHEN a.direction = 1 THEN c.user_id ELSE c.business_id END AS notify) "
+    "SELECT m.message_id::text, moved.conversation_id::text, moved.notify::text "
+    "FROM moved JOIN hosting.messages m ON m.conversation_id = moved.conversation_id "
+    "  AND m.direction = moved.direction AND m.seq = moved.seq "
+    "WHERE moved.notify IS NOT NULL";
 constexpr const char* kAdvanceAck =
     "INSERT INTO hosting.mailbox_acks AS a (owner_id, acked_position) "
     "VALUES ($1::uuid, least($2, coalesce((SELECT last_position FROM hosting.mailbox_heads "
@@ -220,14 +240,32 @@ constexpr const char* kAppendStatusEvents =
 constexpr const char* kDropAcked =
     "DELETE FROM hosting.events WHERE owner_id = $1::uuid AND position <= $2";
 
+// Read: moves the read (and delivered) watermark of one side of a conversation up to a
+// message; returns that message, the sender to tell and how many messages became read.
 constexpr const char* kMarkRead =
-    "UPDATE hosting.messages m SET status = 3 FROM hosting.conversations c "
-    "WHERE m.conversation_id = $1::uuid AND m.direction = $2 AND m.status < 3 "
-    "  AND c.conversation_id = m.conversation_id "
-    "  AND m.seq <= (SELECT seq FROM hosting.messages WHERE message_id = $3::uuid "
-    "                AND conversation_id = $1::uuid AND direction = $2) "
-    "RETURNING m.message_id::text, m.conversation_id::text, "
-    "  CASE WHEN m.direction = 1 THEN c.user_id ELSE c.business_id END::text";
+    "WITH target AS ("
+    "  SELECT seq FROM hosting.messages "
+    "  WHERE message_id = $3::uuid AND conversation_id = $1::uuid AND direction = $2::smallint), "
+    "before AS ("
+    "  SELECT CASE WHEN $2::smallint = 1 THEN user_msgs_read_seq ELSE biz_msgs_read_seq END AS r "
+    "  FROM hosting.conversations WHERE conversation_id = $1::uuid), "
+    "moved AS ("
+    "  UPDATE hosting.conversations c SET "
+    "    user_msgs_read_seq = CASE WHEN $2::smallint = 1 "
+    "      THEN greatest(c.user_msgs_read_seq, t.seq) ELSE c.user_msgs_read_seq END, "
+    "    user_msgs_delivered_seq = CASE WHEN $2::smallint = 1 "
+    "      THEN greatest(c.user_msgs_delivered_seq, t.seq) ELSE c.user_msgs_delivered_seq END, "
+    "    biz_msgs_read_seq = CASE WHEN $2::smallint = 2 "
+    "      THEN greatest(c.biz_msgs_read_seq, t.seq) ELSE c.biz_msgs_read_seq END, "
+    "    biz_msgs_delivered_seq = CASE WHEN $2::smallint = 2 "
+    "      THEN greatest(c.biz_msgs_delivered_seq, t.seq) ELSE c.biz_msgs_delivered_seq END "
+    "  FROM target t WHERE c.conversation_id = $1::uuid AND t.seq > (SELECT r FROM before) "
+    "  RETURNING CASE WHEN $2::smallint = 1 THEN c.user_id ELSE c.business_id END AS notify) "
+    "SELECT $3::text, $1::text, coalesce(moved.notify::text, ''), "
+    "  (SELECT count(*) FROM hosting.messages m WHERE m.conversation_id = $1::uuid "
+    "     AND m.direction = $2::smallint AND m.seq > (SELECT r FROM before) "
+    "     AND m.seq <= (SELECT seq FROM target)) "
+    "FROM moved";
 
 #undef MICROS
 #undef CONVERSATION_COLUMNS
@@ -696,9 +734,9 @@ std::vector<StatusChange> HostingRepository::Acknowledge(pqxx::transaction_base&
   int64_t before = AckedPosition(tx, owner);
   auto changes = ChangesFrom(tx.exec_params(kDeliver, owner, before, position));
   if (!changes.empty()) {
-    std::vector<std::string> ids;
-    for (const auto& c : changes) ids.push_back(c.message_id);
-    tx.exec_params0(kNoStorageExpire, ArrayLiteral(ids), no_storage_grace);
+    std::vector<std::string> conversations;
+    for (const auto& c : changes) conversations.push_back(c.conversation_id);
+    tx.exec_params0(kNoStorageExpire, ArrayLiteral(conversations), no_storage_grace);
   }
   auto moved = tx.exec_params(kAdvanceAck, owner, position);
   *acked = moved.empty() ? 0 : moved[0][0].as<int64_t>();
@@ -709,9 +747,17 @@ std::vector<StatusChange> HostingRepository::Acknowledge(pqxx::transaction_base&
 std::vector<StatusChange> HostingRepository::MarkRead(pqxx::transaction_base& tx,
                                                       const std::string& conversation_id,
                                                       Direction direction,
-                                                      const std::string& message_id) {
-  return ChangesFrom(
-      tx.exec_params(kMarkRead, conversation_id, static_cast<int>(direction), message_id));
+                                                      const std::string& message_id, int* marked) {
+  *marked = 0;
+  std::vector<StatusChange> changes;
+  for (const auto& r :
+       tx.exec_params(kMarkRead, conversation_id, static_cast<int>(direction), message_id)) {
+    *marked = r[3].as<int>();
+    if (!r[2].as<std::string>().empty()) {
+      changes.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>()});
+    }
+  }
+  return changes;
 }
 
 }  // namespace bizrelay::hosting

@@ -222,9 +222,11 @@ class HostingRepository {
                                                bool owner_is_business, int64_t position,
                                                int64_t no_storage_grace, int64_t* acked);
   // Marks read the messages of `direction` in the conversation up to `message_id` (inclusive).
+  // `marked` gets how many became read; the change names `message_id` (every earlier message of
+  // that side is read too).
   static std::vector<StatusChange> MarkRead(pqxx::transaction_base& tx,
                                             const std::string& conversation_id, Direction direction,
-                                            const std::string& message_id);
+                                            const std::string& message_id, int* marked);
 };
 
 }  // namespace bizrelay::hosting

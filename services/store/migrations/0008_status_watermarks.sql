@@ -1,0 +1,118 @@
+-- Delivered and read as per-conversation watermarks instead of a status on every message: an
+-- acknowledgement or read mark moves one number per conversation and side (and tells the
+-- sender once per conversation), where it used to rewrite every message and log an event for
+-- each. A message's status is derived: read if its seq is at or below the read watermark of
+-- its side, delivered if at or below the delivered one, sent otherwise.
+
+ALTER TABLE hosting.conversations
+  ADD COLUMN user_msgs_delivered_seq bigint NOT NULL DEFAULT 0,
+  ADD COLUMN user_msgs_read_seq bigint NOT NULL DEFAULT 0,
+  ADD COLUMN biz_msgs_delivered_seq bigint NOT NULL DEFAULT 0,
+  ADD COLUMN biz_msgs_read_seq bigint NOT NULL DEFAULT 0;
+
+UPDATE hosting.conversations c SET
+  user_msgs_delivered_seq = coalesce((SELECT max(seq) FROM hosting.messages m
+    WHERE m.conversation_id = c.conversation_id AND m.direction = 1 AND m.status >= 2), 0),
+  user_msgs_read_seq = coalesce((SELECT max(seq) FROM hosting.messages m
+    WHERE m.conversation_id = c.conversation_id AND m.direction = 1 AND m.status >= 3), 0),
+  biz_msgs_delivered_seq = coalesce((SELECT max(seq) FROM hosting.messages m
+    WHERE m.conversation_id = c.conversation_id AND m.direction = 2 AND m.status >= 2), 0),
+  biz_msgs_read_seq = coalesce((SELECT max(seq) FROM hosting.messages m
+    WHERE m.conversation_id = c.conversation_id AND m.direction = 2 AND m.status >= 3), 0);
+
+CREATE OR REPLACE FUNCTION hosting.post_user_messages(
+    p_conversation uuid[], p_business uuid[], p_message uuid[], p_key text[], p_body text[],
+    p_hash text[], p_default_lifetime bigint)
+RETURNS TABLE (idx integer, outcome smallint, message_id uuid, status smallint,
+               created_at timestamptz)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN
+RETURN QUERY
+WITH items AS (
+  SELECT (t.i - 1)::integer AS idx, t.c, t.b, t.m, t.k, decode(t.body, 'hex') AS body,
+         decode(t.h, 'hex') AS hash
+  FROM unnest(p_conversation, p_business, p_message, p_key, p_body, p_hash)
+       WITH ORDINALITY AS t(c, b, m, k, body, h, i)
+),
+earlier AS (
+  SELECT items.idx, msg.message_id, msg.request_hash = items.hash AS same,
+         (CASE WHEN msg.seq <= cv.user_msgs_read_seq THEN 3
+               WHEN msg.seq <= cv.user_msgs_delivered_seq THEN 2 ELSE 1 END)::smallint AS status,
+         msg.created_at
+  FROM items JOIN hosting.messages msg
+    ON msg.conversation_id = items.c AND msg.direction = 1 AND msg.idempotency_key = items.k
+  JOIN hosting.conversations cv ON cv.conversation_id = msg.conversation_id
+),
+fresh AS (
+  SELECT items.*, conv.label
+  FROM items JOIN hosting.conversations conv
+    ON conv.conversation_id = items.c AND conv.state = 1
+  WHERE NOT EXISTS (SELECT 1 FROM earlier e WHERE e.idx = items.idx)
+),
+per_conv AS (SELECT c, count(*) AS n FROM fresh GROUP BY c),
+per_biz AS (SELECT b, count(*) AS n FROM fresh GROUP BY b),
+heads AS (
+  INSERT INTO hosting.mailbox_heads AS h (owner_id, last_position)
+  SELECT b, n FROM per_biz ORDER BY b
+  ON CONFLICT (owner_id) DO UPDATE SET last_position = h.last_position + excluded.last_position
+  RETURNING h.owner_id, h.last_position
+),
+seqs AS (
+  UPDATE hosting.conversations conv
+  SET next_seq = conv.next_seq + per_conv.n, last_user_message_at = now(),
+      last_activity_at = now()
+  FROM per_conv WHERE conv.conversation_id = per_conv.c
+  RETURNING conv.conversation_id, conv.next_seq - per_conv.n AS base
+),
+numbered AS (
+  SELECT f.*, s.base + row_number() OVER (PARTITION BY f.c ORDER BY f.idx) AS seq,
+         hd.last_position - pb.n + row_number() OVER (PARTITION BY f.b ORDER BY f.idx) AS pos
+  FROM fresh f
+  JOIN seqs s ON s.conversation_id = f.c
+  JOIN heads hd ON hd.owner_id = f.b
+  JOIN per_biz pb ON pb.b = f.b
+),
+inserted AS (
+  INSERT INTO hosting.messages AS msg
+      (message_id, conversation_id, seq, direction, body, idempotency_key, request_hash,
+       expires_at)
+  SELECT m, c, seq, 1, body, k, hash,
+         now() + make_interval(secs => hosting.lifetime_seconds(b, label, p_default_lifetime))
+  FROM numbered
+  RETURNING msg.message_id, msg.created_at
+),
+logged AS (
+  INSERT INTO hosting.events (owner_id, position, kind, conversation_id, message_id)
+  SELECT b, pos, 1, c, m FROM numbered
+),
+woken AS (SELECT count(pg_notify('bizrelay_mailbox', b::text)) AS n FROM per_biz)
+SELECT n.idx, 0::smallint, n.m, 1::smallint, i.created_at
+FROM numbered n JOIN inserted i ON i.message_id = n.m CROSS JOIN woken
+UNION ALL
+SELECT e.idx, (CASE WHEN e.same THEN 1 ELSE 6 END)::smallint,
+       CASE WHEN e.same THEN e.message_id END, e.status, e.created_at
+FROM earlier e
+UNION ALL
+SELECT items.idx, 5::smallint, NULL::uuid, NULL::smallint, NULL::timestamptz
+FROM items
+WHERE NOT EXISTS (SELECT 1 FROM earlier e WHERE e.idx = items.idx)
+  AND NOT EXISTS (SELECT 1 FROM fresh f WHERE f.idx = items.idx);
+END
+$$;
+
+
+ALTER TABLE hosting.messages DROP COLUMN status;
+
+-- A message's status from its conversation's watermarks.
+CREATE FUNCTION hosting.message_status(p_direction smallint, p_seq bigint,
+                                       c hosting.conversations) RETURNS smallint
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT (CASE WHEN p_direction = 1 THEN
+            CASE WHEN p_seq <= c.user_msgs_read_seq THEN 3
+                 WHEN p_seq <= c.user_msgs_delivered_seq THEN 2 ELSE 1 END
+          ELSE
+            CASE WHEN p_seq <= c.biz_msgs_read_seq THEN 3
+                 WHEN p_seq <= c.biz_msgs_delivered_seq THEN 2 ELSE 1 END
+          END)::smallint
+$$;

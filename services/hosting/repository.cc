@@ -10,6 +10,10 @@ namespace bizrelay::hosting {
 namespace {
 
 #define MICROS(col) "(extract(epoch from " col ") * 1000000)::bigint"
+// The status of message m from its conversation's watermarks (alias mk, LEFT JOINed).
+#define STATUS_OF_M                                                                   \
+  "hosting.message_status(m.direction, m.seq, mk.user_msgs_delivered_seq, "           \
+  "mk.user_msgs_read_seq, mk.biz_msgs_delivered_seq, mk.biz_msgs_read_seq)"
 
 constexpr const char* kTerms =
     "SELECT b.business_id::text, b.display_name, b.description, b.website, "
@@ -48,10 +52,11 @@ constexpr const char* kShorten =
     "UPDATE hosting.messages m SET expires_at = least(m.expires_at, "
     "    m.created_at + make_interval(secs => hosting.lifetime_seconds(c.business_id, c.label, "
     "$3)), "
-    "    CASE WHEN t.no_storage AND hosting.message_status(m.direction, m.seq, c) >= 2 "
+    "    CASE WHEN t.no_storage AND " STATUS_OF_M " >= 2 "
     "         THEN now() + make_interval(secs => $4) "
     "         ELSE 'infinity'::timestamptz END) "
     "FROM hosting.conversations c LEFT JOIN hosting.business_terms t USING (business_id) "
+    "LEFT JOIN hosting.conversation_marks mk ON mk.conversation_id = c.conversation_id "
     "WHERE c.conversation_id = m.conversation_id AND c.business_id = $1::uuid "
     "  AND ($2 = '' OR c.conversation_id = nullif($2, '')::uuid)";
 
@@ -73,8 +78,9 @@ constexpr const char* kNoStorageExpire =
     "UPDATE hosting.messages m SET expires_at = least(m.expires_at, now() + make_interval(secs => "
     "$2)) "
     "FROM hosting.conversations c JOIN hosting.business_terms t USING (business_id) "
+    "LEFT JOIN hosting.conversation_marks mk ON mk.conversation_id = c.conversation_id "
     "WHERE c.conversation_id = ANY ($1::uuid[]) AND m.conversation_id = c.conversation_id "
-    "  AND t.no_storage AND hosting.message_status(m.direction, m.seq, c) >= 2";
+    "  AND t.no_storage AND " STATUS_OF_M " >= 2";
 
 constexpr const char* kUpdateProfile =
     "UPDATE core.businesses SET display_name = $2, description = $3, website = $4 "
@@ -136,13 +142,14 @@ constexpr const char* kOpenChatsOfBusiness =
 #define LIVE_MESSAGE "m.expires_at > now()"
 #define MESSAGE_COLUMNS                                                                    \
   "m.message_id::text, m.conversation_id::text, m.direction, m.body, "                     \
-  "coalesce(m.template_name, ''), hosting.message_status(m.direction, m.seq, c), " MICROS( \
+  "coalesce(m.template_name, ''), " STATUS_OF_M ", " MICROS( \
       "m.created_at") ", c.business_id::text"
 
 constexpr const char* kMessageByKey =
     "SELECT " MESSAGE_COLUMNS
     ", m.request_hash FROM hosting.messages m "
     "JOIN hosting.conversations c ON c.conversation_id = m.conversation_id "
+    "LEFT JOIN hosting.conversation_marks mk ON mk.conversation_id = m.conversation_id "
     "WHERE m.conversation_id = $1::uuid AND m.direction = $2 AND m.idempotency_key = $3";
 constexpr const char* kNextSeq =
     "UPDATE hosting.conversations SET next_seq = next_seq + 1, last_activity_at = now() "
@@ -159,6 +166,7 @@ constexpr const char* kMessages =
     "SELECT " MESSAGE_COLUMNS
     ", m.seq FROM hosting.messages m "
     "JOIN hosting.conversations c ON c.conversation_id = m.conversation_id "
+    "LEFT JOIN hosting.conversation_marks mk ON mk.conversation_id = m.conversation_id "
     "WHERE m.conversation_id = $1::uuid AND m.seq > $2 AND " LIVE_MESSAGE
     " ORDER BY m.seq LIMIT $3";
 
@@ -190,13 +198,14 @@ constexpr const char* kEvents =
     "SELECT e.position, e.kind, e.conversation_id::text, coalesce(c.user_id::text, ''), c.business_id::text, "
     "  coalesce(e.message_id::text, ''), coalesce(e.status, 0), coalesce(e.notice_kind, 0), "
     "  m.direction, m.body, coalesce(m.template_name, ''), "
-    "  hosting.message_status(m.direction, m.seq, c), " MICROS("m.created_at") ", "
+    "  " STATUS_OF_M ", " MICROS("m.created_at") ", "
     "  b.display_name, coalesce(t.version, 1), coalesce(t.lifetime_seconds, $4), "
     "  coalesce(t.data_use_statement, ''), coalesce(t.no_storage, false) "
     "FROM hosting.events e "
     "JOIN hosting.conversations c ON c.conversation_id = e.conversation_id "
     "JOIN core.businesses b ON b.business_id = c.business_id "
     "LEFT JOIN hosting.messages m ON m.message_id = e.message_id AND " LIVE_MESSAGE " "
+    "LEFT JOIN hosting.conversation_marks mk ON mk.conversation_id = e.conversation_id "
     "LEFT JOIN hosting.business_terms t ON t.business_id = c.business_id AND e.kind = 3 "
     "WHERE e.owner_id = $1::uuid AND e.position > $2 ORDER BY e.position LIMIT $3";
 
@@ -212,22 +221,26 @@ constexpr const char* kDeliver =
     "  SELECT m.conversation_id, m.direction, max(m.seq) AS seq "
     "  FROM hosting.events e JOIN hosting.messages m ON m.message_id = e.message_id "
     "  WHERE e.owner_id = $1::uuid AND e.position > $2 AND e.position <= $3 AND e.kind = 1 "
-    "  GROUP BY m.conversation_id, m.direction), "
+    "  GROUP BY m.conversation_id, m.direction ORDER BY m.conversation_id), "
     "moved AS ("
-    "  UPDATE hosting.conversations c SET "
-    "    user_msgs_delivered_seq = CASE WHEN a.direction = 1 "
-    "      THEN greatest(c.user_msgs_delivered_seq, a.seq) ELSE c.user_msgs_delivered_seq END, "
-    "    biz_msgs_delivered_seq = CASE WHEN a.direction = 2 "
-    "      THEN greatest(c.biz_msgs_delivered_seq, a.seq) ELSE c.biz_msgs_delivered_seq END "
-    "  FROM acked a WHERE c.conversation_id = a.conversation_id "
-    "    AND a.seq > CASE WHEN a.direction = 1 THEN c.user_msgs_delivered_seq "
-    "                     ELSE c.biz_msgs_delivered_seq END "
-    "  RETURNING c.conversation_id, a.direction, a.seq, "
-    "    CASE WHEN a.direction = 1 THEN c.user_id ELSE c.business_id END AS notify) "
-    "SELECT m.message_id::text, moved.conversation_id::text, moved.notify::text "
-    "FROM moved JOIN hosting.messages m ON m.conversation_id = moved.conversation_id "
-    "  AND m.direction = moved.direction AND m.seq = moved.seq "
-    "WHERE moved.notify IS NOT NULL";
+    "  INSERT INTO hosting.conversation_marks AS k "
+    "    (conversation_id, user_msgs_delivered_seq, biz_msgs_delivered_seq) "
+    "  SELECT a.conversation_id, CASE WHEN a.direction = 1 THEN a.seq ELSE 0 END, "
+    "         CASE WHEN a.direction = 2 THEN a.seq ELSE 0 END FROM acked a "
+    "  ON CONFLICT (conversation_id) DO UPDATE SET "
+    "    user_msgs_delivered_seq = greatest(k.user_msgs_delivered_seq, "
+    "                                       excluded.user_msgs_delivered_seq), "
+    "    biz_msgs_delivered_seq = greatest(k.biz_msgs_delivered_seq, "
+    "                                      excluded.biz_msgs_delivered_seq) "
+    "  RETURNING k.conversation_id) "
+    "SELECT m.message_id::text, a.conversation_id::text, "
+    "  (CASE WHEN a.direction = 1 THEN c.user_id ELSE c.business_id END)::text "
+    "FROM acked a "
+    "JOIN moved ON moved.conversation_id = a.conversation_id "
+    "JOIN hosting.conversations c ON c.conversation_id = a.conversation_id "
+    "JOIN hosting.messages m ON m.conversation_id = a.conversation_id "
+    "  AND m.direction = a.direction AND m.seq = a.seq "
+    "WHERE (CASE WHEN a.direction = 1 THEN c.user_id ELSE c.business_id END) IS NOT NULL";
 constexpr const char* kAdvanceAck =
     "INSERT INTO hosting.mailbox_acks AS a (owner_id, acked_position) "
     "VALUES ($1::uuid, least($2, coalesce((SELECT last_position FROM hosting.mailbox_heads "
@@ -247,27 +260,32 @@ constexpr const char* kMarkRead =
     "  SELECT seq FROM hosting.messages "
     "  WHERE message_id = $3::uuid AND conversation_id = $1::uuid AND direction = $2::smallint), "
     "before AS ("
-    "  SELECT CASE WHEN $2::smallint = 1 THEN user_msgs_read_seq ELSE biz_msgs_read_seq END AS r "
-    "  FROM hosting.conversations WHERE conversation_id = $1::uuid), "
+    "  SELECT coalesce((SELECT CASE WHEN $2::smallint = 1 THEN user_msgs_read_seq "
+    "                               ELSE biz_msgs_read_seq END "
+    "                   FROM hosting.conversation_marks WHERE conversation_id = $1::uuid), 0) AS r), "
     "moved AS ("
-    "  UPDATE hosting.conversations c SET "
-    "    user_msgs_read_seq = CASE WHEN $2::smallint = 1 "
-    "      THEN greatest(c.user_msgs_read_seq, t.seq) ELSE c.user_msgs_read_seq END, "
-    "    user_msgs_delivered_seq = CASE WHEN $2::smallint = 1 "
-    "      THEN greatest(c.user_msgs_delivered_seq, t.seq) ELSE c.user_msgs_delivered_seq END, "
-    "    biz_msgs_read_seq = CASE WHEN $2::smallint = 2 "
-    "      THEN greatest(c.biz_msgs_read_seq, t.seq) ELSE c.biz_msgs_read_seq END, "
-    "    biz_msgs_delivered_seq = CASE WHEN $2::smallint = 2 "
-    "      THEN greatest(c.biz_msgs_delivered_seq, t.seq) ELSE c.biz_msgs_delivered_seq END "
-    "  FROM target t WHERE c.conversation_id = $1::uuid AND t.seq > (SELECT r FROM before) "
-    "  RETURNING CASE WHEN $2::smallint = 1 THEN c.user_id ELSE c.business_id END AS notify) "
-    "SELECT $3::text, $1::text, coalesce(moved.notify::text, ''), "
+    "  INSERT INTO hosting.conversation_marks AS k (conversation_id, user_msgs_delivered_seq, "
+    "    user_msgs_read_seq, biz_msgs_delivered_seq, biz_msgs_read_seq) "
+    "  SELECT $1::uuid, CASE WHEN $2::smallint = 1 THEN t.seq ELSE 0 END, "
+    "    CASE WHEN $2::smallint = 1 THEN t.seq ELSE 0 END, "
+    "    CASE WHEN $2::smallint = 2 THEN t.seq ELSE 0 END, "
+    "    CASE WHEN $2::smallint = 2 THEN t.seq ELSE 0 END "
+    "  FROM target t WHERE t.seq > (SELECT r FROM before) "
+    "  ON CONFLICT (conversation_id) DO UPDATE SET "
+    "    user_msgs_delivered_seq = greatest(k.user_msgs_delivered_seq, excluded.user_msgs_delivered_seq), "
+    "    user_msgs_read_seq = greatest(k.user_msgs_read_seq, excluded.user_msgs_read_seq), "
+    "    biz_msgs_delivered_seq = greatest(k.biz_msgs_delivered_seq, excluded.biz_msgs_delivered_seq), "
+    "    biz_msgs_read_seq = greatest(k.biz_msgs_read_seq, excluded.biz_msgs_read_seq) "
+    "  RETURNING k.conversation_id) "
+    "SELECT $3::text, $1::text, "
+    "  coalesce((CASE WHEN $2::smallint = 1 THEN c.user_id ELSE c.business_id END)::text, ''), "
     "  (SELECT count(*) FROM hosting.messages m WHERE m.conversation_id = $1::uuid "
     "     AND m.direction = $2::smallint AND m.seq > (SELECT r FROM before) "
     "     AND m.seq <= (SELECT seq FROM target)) "
-    "FROM moved";
+    "FROM moved JOIN hosting.conversations c ON c.conversation_id = moved.conversation_id";
 
 #undef MICROS
+#undef STATUS_OF_M
 #undef CONVERSATION_COLUMNS
 #undef MESSAGE_COLUMNS
 #undef LIVE_MESSAGE

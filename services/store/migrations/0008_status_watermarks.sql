@@ -4,21 +4,41 @@
 -- each. A message's status is derived: read if its seq is at or below the read watermark of
 -- its side, delivered if at or below the delivered one, sent otherwise.
 
-ALTER TABLE hosting.conversations
-  ADD COLUMN user_msgs_delivered_seq bigint NOT NULL DEFAULT 0,
-  ADD COLUMN user_msgs_read_seq bigint NOT NULL DEFAULT 0,
-  ADD COLUMN biz_msgs_delivered_seq bigint NOT NULL DEFAULT 0,
-  ADD COLUMN biz_msgs_read_seq bigint NOT NULL DEFAULT 0;
+-- Watermarks live in their own table, so acknowledging and reading never lock the
+-- conversation rows that writers lock for sequence numbers. No row: all zero.
+CREATE TABLE hosting.conversation_marks (
+  conversation_id         uuid PRIMARY KEY REFERENCES hosting.conversations ON DELETE CASCADE,
+  user_msgs_delivered_seq bigint NOT NULL DEFAULT 0,
+  user_msgs_read_seq      bigint NOT NULL DEFAULT 0,
+  biz_msgs_delivered_seq  bigint NOT NULL DEFAULT 0,
+  biz_msgs_read_seq       bigint NOT NULL DEFAULT 0
+);
+GRANT SELECT, INSERT, UPDATE, DELETE ON hosting.conversation_marks TO bizrelay_hosting;
 
-UPDATE hosting.conversations c SET
-  user_msgs_delivered_seq = coalesce((SELECT max(seq) FROM hosting.messages m
-    WHERE m.conversation_id = c.conversation_id AND m.direction = 1 AND m.status >= 2), 0),
-  user_msgs_read_seq = coalesce((SELECT max(seq) FROM hosting.messages m
-    WHERE m.conversation_id = c.conversation_id AND m.direction = 1 AND m.status >= 3), 0),
-  biz_msgs_delivered_seq = coalesce((SELECT max(seq) FROM hosting.messages m
-    WHERE m.conversation_id = c.conversation_id AND m.direction = 2 AND m.status >= 2), 0),
-  biz_msgs_read_seq = coalesce((SELECT max(seq) FROM hosting.messages m
-    WHERE m.conversation_id = c.conversation_id AND m.direction = 2 AND m.status >= 3), 0);
+INSERT INTO hosting.conversation_marks
+  SELECT c.conversation_id,
+    coalesce((SELECT max(seq) FROM hosting.messages m
+      WHERE m.conversation_id = c.conversation_id AND m.direction = 1 AND m.status >= 2), 0),
+    coalesce((SELECT max(seq) FROM hosting.messages m
+      WHERE m.conversation_id = c.conversation_id AND m.direction = 1 AND m.status >= 3), 0),
+    coalesce((SELECT max(seq) FROM hosting.messages m
+      WHERE m.conversation_id = c.conversation_id AND m.direction = 2 AND m.status >= 2), 0),
+    coalesce((SELECT max(seq) FROM hosting.messages m
+      WHERE m.conversation_id = c.conversation_id AND m.direction = 2 AND m.status >= 3), 0)
+  FROM hosting.conversations c;
+
+-- A message's status from its conversation's watermarks (NULL: no marks yet).
+CREATE FUNCTION hosting.message_status(p_direction smallint, p_seq bigint,
+    p_user_delivered bigint, p_user_read bigint, p_biz_delivered bigint, p_biz_read bigint)
+RETURNS smallint LANGUAGE sql IMMUTABLE AS $$
+  SELECT (CASE WHEN p_direction = 1 THEN
+            CASE WHEN p_seq <= coalesce(p_user_read, 0) THEN 3
+                 WHEN p_seq <= coalesce(p_user_delivered, 0) THEN 2 ELSE 1 END
+          ELSE
+            CASE WHEN p_seq <= coalesce(p_biz_read, 0) THEN 3
+                 WHEN p_seq <= coalesce(p_biz_delivered, 0) THEN 2 ELSE 1 END
+          END)::smallint
+$$;
 
 CREATE OR REPLACE FUNCTION hosting.post_user_messages(
     p_conversation uuid[], p_business uuid[], p_message uuid[], p_key text[], p_body text[],
@@ -37,12 +57,13 @@ WITH items AS (
 ),
 earlier AS (
   SELECT items.idx, msg.message_id, msg.request_hash = items.hash AS same,
-         (CASE WHEN msg.seq <= cv.user_msgs_read_seq THEN 3
-               WHEN msg.seq <= cv.user_msgs_delivered_seq THEN 2 ELSE 1 END)::smallint AS status,
+         hosting.message_status(msg.direction, msg.seq, mk.user_msgs_delivered_seq,
+                                mk.user_msgs_read_seq, mk.biz_msgs_delivered_seq,
+                                mk.biz_msgs_read_seq) AS status,
          msg.created_at
   FROM items JOIN hosting.messages msg
     ON msg.conversation_id = items.c AND msg.direction = 1 AND msg.idempotency_key = items.k
-  JOIN hosting.conversations cv ON cv.conversation_id = msg.conversation_id
+  LEFT JOIN hosting.conversation_marks mk ON mk.conversation_id = msg.conversation_id
 ),
 fresh AS (
   SELECT items.*, conv.label
@@ -104,15 +125,3 @@ $$;
 
 ALTER TABLE hosting.messages DROP COLUMN status;
 
--- A message's status from its conversation's watermarks.
-CREATE FUNCTION hosting.message_status(p_direction smallint, p_seq bigint,
-                                       c hosting.conversations) RETURNS smallint
-LANGUAGE sql IMMUTABLE AS $$
-  SELECT (CASE WHEN p_direction = 1 THEN
-            CASE WHEN p_seq <= c.user_msgs_read_seq THEN 3
-                 WHEN p_seq <= c.user_msgs_delivered_seq THEN 2 ELSE 1 END
-          ELSE
-            CASE WHEN p_seq <= c.biz_msgs_read_seq THEN 3
-                 WHEN p_seq <= c.biz_msgs_delivered_seq THEN 2 ELSE 1 END
-          END)::smallint
-$$;

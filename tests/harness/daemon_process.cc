@@ -74,10 +74,14 @@ DaemonProcess::DaemonProcess(Options options) : options_(std::move(options)) {
     std::string issuer =
         "/tmp/bizrelay-issuer-" + ToHex(Sha256(options_.database_url)).substr(0, 16) + ".pem";
     if (!fs::exists(issuer)) {
-      std::string tmp = issuer + "." + std::to_string(getpid());
+      // Processes started at once may race here: each writes its own file and links it into
+      // place; linking fails if a file is there already, so the first key stays the only one.
+      std::string tmp = issuer + "." + ToHex(RandomBytes(8));
       RunCommand({"openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
                   "-out", tmp});
-      fs::rename(tmp, issuer);
+      std::error_code ec;
+      fs::create_hard_link(tmp, issuer, ec);
+      fs::remove(tmp, ec);
     }
     env_strings.push_back("BIZRELAY_TOKENS_ISSUER_KEY_FILE=" + issuer);
   }

@@ -117,6 +117,65 @@ class ClosedLoop {
   size_t active_ = 0;  // guarded by mu_: slots whose chain has not ended
 };
 
+// A closed loop that stops starting calls once `count` have succeeded. Each slot's chain of
+// callbacks runs one call at a time, as in ClosedLoop.
+class CountLoop {
+ public:
+  CountLoop(const std::vector<std::unique_ptr<CallSlot>>& slots, uint64_t count)
+      : slots_(slots), count_(count), contexts_(slots.size()) {}
+
+  CountResult Run() {
+    const int64_t start = NowNs();
+    active_ = slots_.size();
+    for (size_t i = 0; i < slots_.size(); ++i) Next(i);
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return active_ == 0; });
+    }
+    CountResult r;
+    r.ok = ok_;
+    r.seconds = static_cast<double>(NowNs() - start) / 1e9;
+    for (const auto& [code, n] : errors_) r.errors[CodeName(code)] += n;
+    return r;
+  }
+
+ private:
+  void Next(size_t i) {
+    if (ok_.load() >= count_) {
+      std::lock_guard lock(mu_);
+      if (--active_ == 0) cv_.notify_all();
+      return;
+    }
+    auto& pair = contexts_[i];
+    auto& ctx = pair.contexts[pair.next];
+    pair.next ^= 1;
+    ctx = std::make_unique<grpc::ClientContext>();
+    SetDeadline(ctx.get());
+    slots_[i]->Start(ctx.get(), NowNs(), [this, i](const grpc::Status& status) {
+      if (status.ok()) {
+        ++ok_;
+      } else {
+        std::lock_guard lock(mu_);
+        ++errors_[status.error_code()];
+      }
+      Next(i);
+    });
+  }
+
+  struct Contexts {
+    std::unique_ptr<grpc::ClientContext> contexts[2];
+    int next = 0;
+  };
+  const std::vector<std::unique_ptr<CallSlot>>& slots_;
+  const uint64_t count_;
+  std::vector<Contexts> contexts_;
+  std::atomic<uint64_t> ok_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t active_ = 0;                            // guarded by mu_
+  std::map<grpc::StatusCode, uint64_t> errors_;  // guarded by mu_
+};
+
 }  // namespace
 
 std::string CodeName(grpc::StatusCode code) {
@@ -196,6 +255,11 @@ PhaseResult RunClosedLoop(const std::vector<std::unique_ptr<CallSlot>>& slots,
                           CpuSampler* cpu) {
   ClosedLoop loop(slots);
   return loop.Run(warmup, measure, cpu);
+}
+
+CountResult RunUntilOk(const std::vector<std::unique_ptr<CallSlot>>& slots, uint64_t count) {
+  CountLoop loop(slots, count);
+  return loop.Run();
 }
 
 PacedResult RunPaced(const std::vector<Sender>& senders, double rate,

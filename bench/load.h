@@ -108,6 +108,17 @@ PhaseResult RunClosedLoop(const std::vector<std::unique_ptr<CallSlot>>& slots,
                           std::chrono::milliseconds warmup, std::chrono::milliseconds measure,
                           CpuSampler* cpu);
 
+// Figures of a closed loop that ran until a number of calls had succeeded.
+struct CountResult {
+  uint64_t ok = 0;
+  double seconds = 0;
+  std::map<std::string, uint64_t> errors;  // by status code name
+};
+
+// Keeps every slot busy until `count` calls have succeeded (a few more may, those in flight
+// then); returns once every call has ended.
+CountResult RunUntilOk(const std::vector<std::unique_ptr<CallSlot>>& slots, uint64_t count);
+
 // Figures of an open-loop phase: sends start on a fixed schedule whatever earlier ones do.
 struct PacedResult {
   int64_t window_start_ns = 0;

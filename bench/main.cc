@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdarg>
@@ -22,10 +23,14 @@
 #include <thread>
 #include <vector>
 
+#include "bench/crypto_cost.h"
 #include "bench/inbox_consumer.h"
 #include "bench/load.h"
+#include "bench/personal.h"
 #include "bench/server_process.h"
+#include "bench/setup.h"
 #include "bench/stats.h"
+#include "bench/sweep.h"
 #include "bizrelay/v1/account_service.grpc.pb.h"
 #include "bizrelay/v1/business_service.grpc.pb.h"
 #include "bizrelay/v1/operator_service.grpc.pb.h"
@@ -43,6 +48,14 @@ using std::chrono::milliseconds;
 constexpr double kTargetMsgsPerSecond = 10000;
 constexpr double kTargetAckP99Ms = 25;
 constexpr int kTargetInflight = 256;
+constexpr double kTargetSealedPerSecond = 8000;
+constexpr double kTargetSealedP99Ms = 25;
+constexpr double kTargetSweeperRatio = 0.5;
+// A sealed envelope's size for a text of n bytes: the sealed box's overhead (version, ephemeral
+// key, sender key and signature, tag: services/crypto/sealed_box.h).
+constexpr size_t kSealedOverheadBytes = 145;
+
+const std::vector<std::string> kAllPhases = {"send", "sweep", "crypto", "personal", "mailboxes"};
 // The server's default cap on concurrent calls per HTTP/2 connection.
 constexpr int kServerStreamsPerConnection = 100;
 
@@ -68,150 +81,23 @@ struct Options {
   std::string operator_token_file;
   int server_pid = 0;
   int postgres_pid = 0;
-};
-
-std::string Fmt(const char* format, ...) __attribute__((format(printf, 1, 2)));
-std::string Fmt(const char* format, ...) {
-  char buf[512];
-  va_list args;
-  va_start(args, format);
-  std::vsnprintf(buf, sizeof buf, format, args);
-  va_end(args);
-  return buf;
-}
-
-std::string ReadTrimmed(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot read " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
-  return s;
-}
-
-// A channel with its own TCP connection: channels with equal arguments would otherwise share
-// one subchannel, and so one connection, through the global subchannel pool.
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  auto channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
-  if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
-    throw std::runtime_error("cannot connect to " + target);
+  std::string personal_target;
+  std::vector<std::string> phases = kAllPhases;
+  bool Has(const std::string& phase) const {
+    return std::find(phases.begin(), phases.end(), phase) != phases.end();
   }
-  return channel;
-}
-
-void Authorize(grpc::ClientContext* ctx, const std::string& token) {
-  ctx->AddMetadata("authorization", "Bearer " + token);
-  ctx->set_deadline(std::chrono::system_clock::now() + kCallDeadline);
-}
-
-// Runs `call` (which makes one RPC with a fresh context) until it succeeds; retries what a
-// loaded server may answer to setup calls (RESOURCE_EXHAUSTED, UNAVAILABLE), throws otherwise.
-void CallWithRetry(const char* what, const std::function<grpc::Status()>& call) {
-  for (int attempt = 1;; ++attempt) {
-    grpc::Status s = call();
-    if (s.ok()) return;
-    bool retryable = s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED ||
-                     s.error_code() == grpc::StatusCode::UNAVAILABLE;
-    if (!retryable || attempt >= 20) {
-      throw std::runtime_error(std::string(what) + " failed: " + CodeName(s.error_code()) + " " +
-                               s.error_message());
-    }
-    std::this_thread::sleep_for(milliseconds(50 * attempt));
-  }
-}
-
-// Calls fn(0..n-1) from `threads` threads; rethrows the first exception.
-void ParallelFor(int n, int threads, const std::function<void(int)>& fn) {
-  std::atomic<int> next{0};
-  std::mutex mu;
-  std::exception_ptr error;
-  std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t) {
-    pool.emplace_back([&] {
-      for (int i = next++; i < n; i = next++) {
-        try {
-          fn(i);
-        } catch (...) {
-          std::lock_guard lock(mu);
-          if (!error) error = std::current_exception();
-          next = n;
-        }
-      }
-    });
-  }
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
-}
-
-struct Business {
-  std::string id;
-  std::string api_key;
+  // sweep
+  int sweep_rows = 100000;
+  int sweep_batch = 2000;
+  int sweep_interval_ms = 100;
+  // personal
+  int personal_users = 32;
+  int personal_mailboxes = 1000;
+  int personal_stream_mailboxes = 8;
+  // mailboxes
+  int mailboxes = 10000;
+  int mailbox_streams_per_channel = 100;
 };
-
-struct User {
-  std::string token;
-  std::string business_id;
-};
-
-std::vector<Business> CreateBusinesses(const std::shared_ptr<grpc::Channel>& channel,
-                                       const std::string& operator_token, const Options& o) {
-  auto stub = v1::OperatorService::NewStub(channel);
-  std::vector<Business> out(static_cast<size_t>(o.businesses));
-  ParallelFor(o.businesses, o.setup_threads, [&](int i) {
-    v1::CreateBusinessRequest req;
-    req.mutable_profile()->set_display_name("Bench Business " + std::to_string(i));
-    v1::CreateBusinessResponse resp;
-    CallWithRetry("OperatorService.CreateBusiness", [&] {
-      grpc::ClientContext ctx;
-      Authorize(&ctx, operator_token);
-      return stub->CreateBusiness(&ctx, req, &resp);
-    });
-    out[static_cast<size_t>(i)] = {resp.business().business_id(), resp.api_key()};
-  });
-  return out;
-}
-
-// Registers the users; user i starts a chat with business i % businesses, as a user's client
-// would: it reads the disclosure first and consents to the version it was shown.
-std::vector<User> CreateUsers(const std::shared_ptr<grpc::Channel>& channel,
-                              const std::vector<Business>& businesses, const Options& o) {
-  auto accounts = v1::AccountService::NewStub(channel);
-  auto chats = v1::UserChatService::NewStub(channel);
-  std::vector<User> out(static_cast<size_t>(o.users));
-  ParallelFor(o.users, o.setup_threads, [&](int i) {
-    v1::RegisterUserRequest reg;
-    reg.set_display_name("bench user " + std::to_string(i));
-    v1::RegisterUserResponse user;
-    CallWithRetry("AccountService.RegisterUser", [&] {
-      grpc::ClientContext ctx;
-      ctx.set_deadline(std::chrono::system_clock::now() + kCallDeadline);
-      return accounts->RegisterUser(&ctx, reg, &user);
-    });
-    const std::string& business = businesses[static_cast<size_t>(i) % businesses.size()].id;
-    v1::GetBusinessDisclosureRequest dreq;
-    dreq.set_business_id(business);
-    v1::GetBusinessDisclosureResponse disclosure;
-    CallWithRetry("UserChatService.GetBusinessDisclosure", [&] {
-      grpc::ClientContext ctx;
-      Authorize(&ctx, user.token());
-      return chats->GetBusinessDisclosure(&ctx, dreq, &disclosure);
-    });
-    v1::StartChatRequest sreq;
-    sreq.set_business_id(business);
-    sreq.set_disclosure_version(disclosure.disclosure().version());
-    v1::StartChatResponse started;
-    CallWithRetry("UserChatService.StartChat", [&] {
-      grpc::ClientContext ctx;
-      Authorize(&ctx, user.token());
-      return chats->StartChat(&ctx, sreq, &started);
-    });
-    out[static_cast<size_t>(i)] = {user.token(), business};
-  });
-  return out;
-}
 
 // Ticks every consumer every 200 ms, so that each acknowledges what it has received.
 class AckTicker {
@@ -389,139 +275,220 @@ int Run(Options o) {
   }
   std::fflush(stdout);
 
-  // Setup.
-  const int64_t setup_start = NowNs();
-  auto operator_channel = MakeChannel(operator_target);
-  auto setup_channel = MakeChannel(public_target);
-  auto businesses = CreateBusinesses(operator_channel, operator_token, o);
-  auto users = CreateUsers(setup_channel, businesses, o);
-  std::printf("setup: %d businesses, %d users with one chat each, in %.1f s\n", o.businesses,
-              o.users, static_cast<double>(NowNs() - setup_start) / 1e9);
-
-  // The businesses' integrations follow their inboxes for the whole run.
-  auto consumer_channel = MakeChannel(public_target);
-  auto business_stub = v1::BusinessService::NewStub(consumer_channel);
-  std::vector<std::unique_ptr<InboxConsumer>> consumers;
-  for (const auto& b : businesses) {
-    if (!o.inbox) break;
-    consumers.push_back(std::make_unique<InboxConsumer>(business_stub.get(), b.api_key));
-    consumers.back()->Start();
-  }
-  // A stream must end before its reactor is destroyed, however this function exits.
-  struct StopStreams {
-    std::vector<std::unique_ptr<InboxConsumer>>* consumers;
-    ~StopStreams() {
-      for (auto& c : *consumers) c->Stop();
-    }
-  } stop_streams{&consumers};
-  AckTicker ticker(consumers);
-  {
-    // Each StartChat put one notice into its business's inbox: wait for them, so that this
-    // backlog does not run into the first phase.
-    auto until = NowNs() + static_cast<int64_t>(30e9);
-    auto events = [&] {
-      uint64_t n = 0;
-      for (const auto& c : consumers) n += c->events();
-      return n;
-    };
-    while (o.inbox && events() < static_cast<uint64_t>(o.users) && NowNs() < until) {
-      std::this_thread::sleep_for(milliseconds(10));
-    }
-  }
-
-  // The load: slot i is user i, on channel i % channels.
-  std::vector<std::shared_ptr<grpc::Channel>> channels;
-  std::vector<std::unique_ptr<grpc::health::v1::Health::Stub>> health_stubs;
-  std::vector<std::unique_ptr<v1::UserChatService::Stub>> chat_stubs;
-  for (int i = 0; i < o.channels; ++i) {
-    channels.push_back(MakeChannel(public_target));
-    health_stubs.push_back(grpc::health::v1::Health::NewStub(channels.back()));
-    chat_stubs.push_back(v1::UserChatService::NewStub(channels.back()));
-  }
-  auto sender = [&](int i) {
-    const User& u = users[static_cast<size_t>(i)];
-    return Sender{chat_stubs[static_cast<size_t>(i % o.channels)].get(), u.token, u.business_id};
-  };
-  // Keys must be unique per user; the random part keeps them unique against a server that
-  // is reused between invocations.
-  const std::string key_prefix = "bench-" + ToHex(RandomBytes(6));
-  OkCounter ok_total{0};
-
   CpuSampler cpu(server_pid, postmaster_pid);
   const auto warmup = milliseconds(static_cast<int64_t>(o.warmup_seconds * 1000));
   const auto measure = milliseconds(static_cast<int64_t>(o.seconds * 1000));
   std::vector<RunResult> runs;
-  for (int run = 1; run <= o.runs; ++run) {
-    RunResult r;
-    std::vector<std::unique_ptr<CallSlot>> health_slots;
-    for (int i = 0; i < o.inflight; ++i) {
-      health_slots.push_back(std::make_unique<HealthCheckSlot>(
-          health_stubs[static_cast<size_t>(i % o.channels)].get()));
-    }
-    r.baseline = RunClosedLoop(health_slots, warmup, measure, &cpu);
-    std::printf(
-        "run %d: null call (Health/Check)   %9.0f calls/s  p50 %6.2f ms  p99 %6.2f ms  "
-        "errors: %s\n",
-        run, r.baseline.ok_per_second, r.baseline.latency.p50_ms, r.baseline.latency.p99_ms,
-        Errors(r.baseline.errors).c_str());
-    std::printf("        cpu: %s\n", CpuLine(r.baseline.cpu).c_str());
-    std::fflush(stdout);
-
-    std::vector<std::unique_ptr<CallSlot>> send_slots;
-    for (int i = 0; i < o.inflight; ++i) {
-      send_slots.push_back(std::make_unique<SendMessageSlot>(
-          sender(i), key_prefix + "-r" + std::to_string(run), o.text_bytes, &ok_total));
-    }
-    r.main = RunClosedLoop(send_slots, warmup, measure, &cpu);
-    if (o.inbox) {
-      r.drain_seconds = WaitForDelivery(consumers, ok_total.load(), o.drain_timeout_seconds);
-      r.delivery = DeliveryLatency(consumers, r.main.window_start_ns, r.main.window_end_ns);
-    }
-    std::printf(
-        "run %d: durable send (SendMessage) %9.0f msgs/s   p50 %6.2f ms  p99 %6.2f ms  "
-        "max %7.2f ms  errors: %s\n",
-        run, r.main.ok_per_second, r.main.latency.p50_ms, r.main.latency.p99_ms,
-        r.main.latency.max_ms, Errors(r.main.errors).c_str());
-    std::printf("        cpu: %s\n", CpuLine(r.main.cpu).c_str());
-    if (o.inbox) {
-      std::printf(
-          "        delivery to inbox streams under this load: p50 %.2f ms  p99 %.2f ms  "
-          "(%zu msgs); backlog drained %s\n",
-          r.delivery.p50_ms, r.delivery.p99_ms, r.delivery.count,
-          r.drain_seconds ? Fmt("%.2f s after the phase", *r.drain_seconds).c_str()
-                          : "NOT within the timeout");
-    }
-    std::fflush(stdout);
-    runs.push_back(std::move(r));
-  }
-
-  // Delivery latency at a fixed, moderate rate: the figure a business integration sees in
-  // normal operation, without the queueing of a saturated server.
   std::optional<PacedResult> paced;
   LatencySummary paced_delivery;
   std::optional<double> paced_drain;
-  if (o.e2e_seconds > 0 && o.e2e_rate > 0) {
-    std::vector<Sender> senders;
-    for (int i = 0; i < o.users; ++i) senders.push_back(sender(i));
-    paced = RunPaced(senders, o.e2e_rate, milliseconds(1000),
-                     milliseconds(static_cast<int64_t>(o.e2e_seconds * 1000)),
-                     key_prefix + "-paced", o.text_bytes, &ok_total);
-    if (o.inbox) {
-      paced_drain = WaitForDelivery(consumers, ok_total.load(), o.drain_timeout_seconds);
-      paced_delivery = DeliveryLatency(consumers, paced->window_start_ns, paced->window_end_ns);
+  std::vector<std::string> stream_problems;
+  uint64_t ack_errors = 0;
+  if (o.Has("send")) {
+    // Setup.
+    const int64_t setup_start = NowNs();
+    auto operator_channel = MakeChannel(operator_target);
+    auto setup_channel = MakeChannel(public_target);
+    auto businesses =
+        CreateBusinesses(operator_channel, operator_token, o.businesses, o.setup_threads);
+    auto users = CreateUsers(setup_channel, businesses, o.users, o.setup_threads);
+    std::printf("setup: %d businesses, %d users with one chat each, in %.1f s\n", o.businesses,
+                o.users, static_cast<double>(NowNs() - setup_start) / 1e9);
+
+    // The businesses' integrations follow their inboxes for the whole run.
+    auto consumer_channel = MakeChannel(public_target);
+    auto business_stub = v1::BusinessService::NewStub(consumer_channel);
+    std::vector<std::unique_ptr<InboxConsumer>> consumers;
+    for (const auto& b : businesses) {
+      if (!o.inbox) break;
+      consumers.push_back(std::make_unique<InboxConsumer>(business_stub.get(), b.api_key));
+      consumers.back()->Start();
+    }
+    // A stream must end before its reactor is destroyed, however this function exits.
+    struct StopStreams {
+      std::vector<std::unique_ptr<InboxConsumer>>* consumers;
+      ~StopStreams() {
+        for (auto& c : *consumers) c->Stop();
+      }
+    } stop_streams{&consumers};
+    AckTicker ticker(consumers);
+    {
+      // Each StartChat put one notice into its business's inbox: wait for them, so that this
+      // backlog does not run into the first phase.
+      auto until = NowNs() + static_cast<int64_t>(30e9);
+      auto events = [&] {
+        uint64_t n = 0;
+        for (const auto& c : consumers) n += c->events();
+        return n;
+      };
+      while (o.inbox && events() < static_cast<uint64_t>(o.users) && NowNs() < until) {
+        std::this_thread::sleep_for(milliseconds(10));
+      }
+    }
+
+    // The load: slot i is user i, on channel i % channels.
+    std::vector<std::shared_ptr<grpc::Channel>> channels;
+    std::vector<std::unique_ptr<grpc::health::v1::Health::Stub>> health_stubs;
+    std::vector<std::unique_ptr<v1::UserChatService::Stub>> chat_stubs;
+    for (int i = 0; i < o.channels; ++i) {
+      channels.push_back(MakeChannel(public_target));
+      health_stubs.push_back(grpc::health::v1::Health::NewStub(channels.back()));
+      chat_stubs.push_back(v1::UserChatService::NewStub(channels.back()));
+    }
+    auto sender = [&](int i) {
+      const User& u = users[static_cast<size_t>(i)];
+      return Sender{chat_stubs[static_cast<size_t>(i % o.channels)].get(), u.token, u.business_id};
+    };
+    // Keys must be unique per user; the random part keeps them unique against a server that
+    // is reused between invocations.
+    const std::string key_prefix = "bench-" + ToHex(RandomBytes(6));
+    OkCounter ok_total{0};
+
+    for (int run = 1; run <= o.runs; ++run) {
+      RunResult r;
+      std::vector<std::unique_ptr<CallSlot>> health_slots;
+      for (int i = 0; i < o.inflight; ++i) {
+        health_slots.push_back(std::make_unique<HealthCheckSlot>(
+            health_stubs[static_cast<size_t>(i % o.channels)].get()));
+      }
+      r.baseline = RunClosedLoop(health_slots, warmup, measure, &cpu);
+      std::printf(
+          "run %d: null call (Health/Check)   %9.0f calls/s  p50 %6.2f ms  p99 %6.2f ms  "
+          "errors: %s\n",
+          run, r.baseline.ok_per_second, r.baseline.latency.p50_ms, r.baseline.latency.p99_ms,
+          Errors(r.baseline.errors).c_str());
+      std::printf("        cpu: %s\n", CpuLine(r.baseline.cpu).c_str());
+      std::fflush(stdout);
+
+      std::vector<std::unique_ptr<CallSlot>> send_slots;
+      for (int i = 0; i < o.inflight; ++i) {
+        send_slots.push_back(std::make_unique<SendMessageSlot>(
+            sender(i), key_prefix + "-r" + std::to_string(run), o.text_bytes, &ok_total));
+      }
+      r.main = RunClosedLoop(send_slots, warmup, measure, &cpu);
+      if (o.inbox) {
+        r.drain_seconds = WaitForDelivery(consumers, ok_total.load(), o.drain_timeout_seconds);
+        r.delivery = DeliveryLatency(consumers, r.main.window_start_ns, r.main.window_end_ns);
+      }
+      std::printf(
+          "run %d: durable send (SendMessage) %9.0f msgs/s   p50 %6.2f ms  p99 %6.2f ms  "
+          "max %7.2f ms  errors: %s\n",
+          run, r.main.ok_per_second, r.main.latency.p50_ms, r.main.latency.p99_ms,
+          r.main.latency.max_ms, Errors(r.main.errors).c_str());
+      std::printf("        cpu: %s\n", CpuLine(r.main.cpu).c_str());
+      if (o.inbox) {
+        std::printf(
+            "        delivery to inbox streams under this load: p50 %.2f ms  p99 %.2f ms  "
+            "(%zu msgs); backlog drained %s\n",
+            r.delivery.p50_ms, r.delivery.p99_ms, r.delivery.count,
+            r.drain_seconds ? Fmt("%.2f s after the phase", *r.drain_seconds).c_str()
+                            : "NOT within the timeout");
+      }
+      std::fflush(stdout);
+      runs.push_back(std::move(r));
+    }
+
+    // Delivery latency at a fixed, moderate rate: the figure a business integration sees in
+    // normal operation, without the queueing of a saturated server.
+    if (o.e2e_seconds > 0 && o.e2e_rate > 0) {
+      std::vector<Sender> senders;
+      for (int i = 0; i < o.users; ++i) senders.push_back(sender(i));
+      paced = RunPaced(senders, o.e2e_rate, milliseconds(1000),
+                       milliseconds(static_cast<int64_t>(o.e2e_seconds * 1000)),
+                       key_prefix + "-paced", o.text_bytes, &ok_total);
+      if (o.inbox) {
+        paced_drain = WaitForDelivery(consumers, ok_total.load(), o.drain_timeout_seconds);
+        paced_delivery = DeliveryLatency(consumers, paced->window_start_ns, paced->window_end_ns);
+      }
+    }
+
+    ticker.Stop();
+    for (size_t i = 0; i < consumers.size(); ++i) {
+      if (auto ended = consumers[i]->ended()) {
+        stream_problems.push_back("business " + std::to_string(i) + " inbox stream ended early: " +
+                                  CodeName(ended->error_code()) + " " + ended->error_message());
+      }
+      consumers[i]->Stop();
+      ack_errors += consumers[i]->ack_errors();
+    }
+  }  // send
+
+  // The cost of encryption at rest, in process.
+  std::optional<SealCost> seal;
+  if (o.Has("crypto")) seal = MeasureSealCost(o.text_bytes);
+
+  // The personal path and the many-mailboxes figure share users and tokens.
+  std::optional<PersonalResult> personal;
+  std::optional<MailboxesResult> mailboxes;
+  if (o.Has("personal") || o.Has("mailboxes")) {
+    std::string personal_target = o.personal_target;
+    if (server) {
+      if (server->personal_port() == 0) {
+        throw std::runtime_error("the server serves no personal port (role personal is off)");
+      }
+      personal_target = "127.0.0.1:" + std::to_string(server->personal_port());
+    } else if (personal_target.empty()) {
+      throw std::runtime_error("phases personal and mailboxes need --personal-target");
+    }
+    PersonalContext pc;
+    pc.personal_target = personal_target;
+    pc.setup_threads = o.setup_threads;
+    pc.setup_channel = MakeChannel(personal_target);
+    pc.setup_stub = v1::PersonalRelayService::NewStub(pc.setup_channel);
+    auto public_channel = MakeChannel(public_target);
+    pc.issuer = std::make_unique<TokenIssuer>(
+        public_channel,
+        RegisterUsers(public_channel, o.personal_users, o.setup_threads, "bench personal user"),
+        o.setup_threads);
+    if (o.Has("personal")) {
+      PersonalOptions po;
+      po.users = o.personal_users;
+      po.mailboxes = o.personal_mailboxes;
+      po.inflight = o.inflight;
+      po.channels = o.channels;
+      po.ciphertext_bytes = o.text_bytes + kSealedOverheadBytes;
+      po.warmup_seconds = o.warmup_seconds;
+      po.seconds = o.seconds;
+      po.runs = o.runs;
+      // Sized from the durable send rate when known: sealed sends cost about as much.
+      if (!runs.empty()) {
+        std::vector<double> v;
+        for (const auto& r : runs) v.push_back(r.main.ok_per_second);
+        po.rate_estimate = std::max(2000.0, 1.5 * Median(v));
+      }
+      po.e2e_rate = o.e2e_rate;
+      po.e2e_seconds = o.e2e_seconds;
+      po.stream_mailboxes = o.personal_stream_mailboxes;
+      po.drain_timeout_seconds = o.drain_timeout_seconds;
+      personal = RunPersonalPhase(&pc, po, &cpu);
+    }
+    if (o.Has("mailboxes")) {
+      MailboxesOptions mo;
+      mo.mailboxes = o.mailboxes;
+      mo.streams_per_channel = o.mailbox_streams_per_channel;
+      mailboxes = RunMailboxesPhase(&pc, mo, server_pid, postmaster_pid);
     }
   }
 
-  ticker.Stop();
-  std::vector<std::string> stream_problems;
-  uint64_t ack_errors = 0;
-  for (size_t i = 0; i < consumers.size(); ++i) {
-    if (auto ended = consumers[i]->ended()) {
-      stream_problems.push_back("business " + std::to_string(i) + " inbox stream ended early: " +
-                                CodeName(ended->error_code()) + " " + ended->error_message());
-    }
-    consumers[i]->Stop();
-    ack_errors += consumers[i]->ack_errors();
+  // Retention: two servers of the phase's own.
+  std::optional<SweepResult> sweep;
+  if (o.Has("sweep")) {
+    SweepOptions so;
+    so.bizrelayd = o.bizrelayd;
+    so.server_args = o.server_args;
+    so.rows = o.sweep_rows;
+    so.batch = o.sweep_batch;
+    so.interval_ms = o.sweep_interval_ms;
+    so.businesses = o.businesses;
+    so.users = o.users;
+    so.inflight = o.inflight;
+    so.channels = o.channels;
+    so.text_bytes = o.text_bytes;
+    so.warmup_seconds = o.warmup_seconds;
+    so.seconds = o.seconds;
+    so.runs = o.runs;
+    so.setup_threads = o.setup_threads;
+    sweep = RunSweepPhase(so);
   }
 
   // Report.
@@ -533,63 +500,204 @@ int Run(Options o) {
   }
   std::printf("\n=== bizrelay-bench report (median of %d run(s), %g s each) ===\n", o.runs,
               o.seconds);
-  std::printf(
-      "null call   grpc.health.v1.Health/Check   %9.0f calls/s   p50 %6.2f ms  "
-      "p99 %6.2f ms\n",
-      median["null_calls_per_second"], median["null_p50_ms"], median["null_p99_ms"]);
-  std::printf(
-      "durable     UserChatService.SendMessage   %9.0f msgs/s    p50 %6.2f ms  "
-      "p99 %6.2f ms  max %.2f ms\n",
-      median["durable_msgs_per_second"], median["ack_p50_ms"], median["ack_p99_ms"],
-      median["ack_max_ms"]);
-  std::printf("ratio       durable msgs/s / null calls/s = %.3f\n",
-              median["durable_to_null_ratio"]);
-  if (o.inbox) {
+  bool throughput_met = false, p99_met = false;
+  if (!runs.empty()) {
     std::printf(
-        "delivery    user -> business inbox stream, during the closed-loop load: "
-        "p50 %.2f ms  p99 %.2f ms\n",
-        median["delivery_under_load_p50_ms"], median["delivery_under_load_p99_ms"]);
-  } else {
-    std::printf("delivery    not measured (--no-inbox: no business follows its inbox)\n");
+        "null call   grpc.health.v1.Health/Check   %9.0f calls/s   p50 %6.2f ms  "
+        "p99 %6.2f ms\n",
+        median["null_calls_per_second"], median["null_p50_ms"], median["null_p99_ms"]);
+    std::printf(
+        "durable     UserChatService.SendMessage   %9.0f msgs/s    p50 %6.2f ms  "
+        "p99 %6.2f ms  max %.2f ms\n",
+        median["durable_msgs_per_second"], median["ack_p50_ms"], median["ack_p99_ms"],
+        median["ack_max_ms"]);
+    std::printf("ratio       durable msgs/s / null calls/s = %.3f\n",
+                median["durable_to_null_ratio"]);
+    if (o.inbox) {
+      std::printf(
+          "delivery    user -> business inbox stream, during the closed-loop load: "
+          "p50 %.2f ms  p99 %.2f ms\n",
+          median["delivery_under_load_p50_ms"], median["delivery_under_load_p99_ms"]);
+    } else {
+      std::printf("delivery    not measured (--no-inbox: no business follows its inbox)\n");
+    }
+    if (paced && o.inbox) {
+      std::printf(
+          "delivery    user -> business inbox stream, open loop at %g msgs/s for %g s: "
+          "p50 %.2f ms  p99 %.2f ms  max %.2f ms (%zu msgs; acks p50 %.2f ms "
+          "p99 %.2f ms; errors: %s%s)\n",
+          o.e2e_rate, o.e2e_seconds, paced_delivery.p50_ms, paced_delivery.p99_ms,
+          paced_delivery.max_ms, paced_delivery.count, paced->latency.p50_ms, paced->latency.p99_ms,
+          Errors(paced->errors).c_str(),
+          paced_drain ? "" : "; NOT all delivered within the timeout");
+    } else if (paced) {
+      std::printf(
+          "acks        open loop at %g msgs/s for %g s: p50 %.2f ms  p99 %.2f ms  (%llu OK; "
+          "errors: %s)\n",
+          o.e2e_rate, o.e2e_seconds, paced->latency.p50_ms, paced->latency.p99_ms,
+          static_cast<unsigned long long>(paced->ok), Errors(paced->errors).c_str());
+    }
+    std::printf("cpu (main)  %s\n",
+                CpuLine(CpuUsage{.wall_seconds = o.seconds,
+                                 .machine_cores = runs.front().main.cpu.machine_cores,
+                                 .machine_busy = median["main_cpu_machine_busy_cores"],
+                                 .bench = median["main_cpu_bench_cores"],
+                                 .server = median["main_cpu_bizrelayd_cores"],
+                                 .postgres = median["main_cpu_postgres_cores"]})
+                    .c_str());
+    for (const auto& p : stream_problems) std::printf("warning: %s\n", p.c_str());
+    if (ack_errors > 0)
+      std::printf("warning: %llu inbox acknowledgements failed\n",
+                  static_cast<unsigned long long>(ack_errors));
+    throughput_met = median["durable_msgs_per_second"] >= kTargetMsgsPerSecond;
+    p99_met = median["ack_p99_ms"] < kTargetAckP99Ms;
+    std::printf(
+        "targets     >= %.0f durable msgs/s: %s (%.0f);  p99 ack < %.0f ms: %s (%.2f ms)  "
+        "[targets are for %d in flight; this run: %d]\n",
+        kTargetMsgsPerSecond, throughput_met ? "met" : "MISSED", median["durable_msgs_per_second"],
+        kTargetAckP99Ms, p99_met ? "met" : "MISSED", median["ack_p99_ms"], kTargetInflight,
+        o.inflight);
+  }  // send
+
+  // Encryption at rest: in-process sealing time against the per-message ingest time.
+  double seal_share_wall = -1, seal_share_cpu = -1;
+  if (seal) {
+    std::printf(
+        "crypto      AES-256-GCM seal of a %zu-byte body (KeyRing::SealBody, 32-byte key, "
+        "in process): %.0f ns median (of %d batches of %d)\n",
+        seal->body_bytes, seal->ns_per_seal, seal->batches, seal->per_batch);
+    if (!runs.empty() && median["durable_msgs_per_second"] > 0) {
+      const double wall_ns = 1e9 / median["durable_msgs_per_second"];
+      seal_share_wall = seal->ns_per_seal / wall_ns;
+      std::printf(
+          "            ingest takes %.0f ns of wall time per message (1 / %.0f msgs/s): "
+          "sealing is %.2f%% of it\n",
+          wall_ns, median["durable_msgs_per_second"], 100 * seal_share_wall);
+      if (median["main_cpu_bizrelayd_cores"] > 0) {
+        const double cpu_ns =
+            1e9 * median["main_cpu_bizrelayd_cores"] / median["durable_msgs_per_second"];
+        seal_share_cpu = seal->ns_per_seal / cpu_ns;
+        std::printf(
+            "            bizrelayd spends %.0f ns of CPU per message: sealing is %.2f%% "
+            "of it\n",
+            cpu_ns, 100 * seal_share_cpu);
+      }
+    } else {
+      std::printf("            (no send phase in this run: no ingest time to compare with)\n");
+    }
+    std::printf(
+        "            no end-to-end comparison: bizrelayd has no switch to store bodies "
+        "unencrypted, so the share above is computed, not measured with and without\n");
   }
-  if (paced && o.inbox) {
+
+  if (personal) {
+    auto& m = personal->median;
     std::printf(
-        "delivery    user -> business inbox stream, open loop at %g msgs/s for %g s: "
-        "p50 %.2f ms  p99 %.2f ms  max %.2f ms (%zu msgs; acks p50 %.2f ms "
-        "p99 %.2f ms; errors: %s%s)\n",
-        o.e2e_rate, o.e2e_seconds, paced_delivery.p50_ms, paced_delivery.p99_ms,
-        paced_delivery.max_ms, paced_delivery.count, paced->latency.p50_ms, paced->latency.p99_ms,
-        Errors(paced->errors).c_str(), paced_drain ? "" : "; NOT all delivered within the timeout");
-  } else if (paced) {
+        "null call   personal port Health/Check    %9.0f calls/s   p50 %6.2f ms  p99 %6.2f ms\n",
+        m["null_calls_per_second"], m["null_p50_ms"], m["null_p99_ms"]);
     std::printf(
-        "acks        open loop at %g msgs/s for %g s: p50 %.2f ms  p99 %.2f ms  (%llu OK; "
-        "errors: %s)\n",
-        o.e2e_rate, o.e2e_seconds, paced->latency.p50_ms, paced->latency.p99_ms,
-        static_cast<unsigned long long>(paced->ok), Errors(paced->errors).c_str());
+        "sealed      PersonalRelayService.SendSealed %7.0f sends/s   p50 %6.2f ms  p99 %6.2f ms  "
+        "max %.2f ms  (%d mailboxes, %zu-byte ciphertexts, a fresh token each)\n",
+        m["sealed_sends_per_second"], m["sealed_p50_ms"], m["sealed_p99_ms"], m["sealed_max_ms"],
+        personal->mailboxes, o.text_bytes + kSealedOverheadBytes);
+    std::printf("ratio       sealed sends/s / null calls/s = %.3f\n", m["sealed_to_null_ratio"]);
+    const double per_send_ns =
+        m["sealed_sends_per_second"] > 0 ? 1e9 / m["sealed_sends_per_second"] : 0;
+    std::printf(
+        "token check BlindRsaPublicKey::Verify in process: %.1f us median; per send "
+        "%.1f us of wall time (1 / sends/s): %.1f%%\n",
+        personal->verify_ns / 1e3, per_send_ns / 1e3,
+        per_send_ns > 0 ? 100 * personal->verify_ns / per_send_ns : 0.0);
+    std::printf("tokens      %llu issued in %.1f s (%.0f tokens/s, 100 per IssueSendTokens)\n",
+                static_cast<unsigned long long>(personal->tokens_issued),
+                personal->token_issue_seconds,
+                personal->token_issue_seconds > 0
+                    ? static_cast<double>(personal->tokens_issued) / personal->token_issue_seconds
+                    : 0.0);
+    if (personal->paced) {
+      std::printf(
+          "delivery    SendSealed -> StreamMailbox reader, open loop at %g sends/s to %d "
+          "streamed mailboxes for %g s: p50 %.2f ms  p99 %.2f ms  max %.2f ms (%zu envelopes; "
+          "acks p50 %.2f ms p99 %.2f ms; errors: %s%s)\n",
+          o.e2e_rate, std::min(o.personal_stream_mailboxes, o.personal_mailboxes), o.e2e_seconds,
+          personal->paced_delivery.p50_ms, personal->paced_delivery.p99_ms,
+          personal->paced_delivery.max_ms, personal->paced_delivery.count,
+          personal->paced->latency.p50_ms, personal->paced->latency.p99_ms,
+          Errors(personal->paced->errors).c_str(),
+          personal->paced_all_delivered ? "" : "; NOT all delivered within the timeout");
+    }
+    std::printf("cpu (sealed) %s\n",
+                CpuLine(CpuUsage{.wall_seconds = o.seconds,
+                                 .machine_cores = personal->runs.front().main.cpu.machine_cores,
+                                 .machine_busy = m["cpu_machine_busy_cores"],
+                                 .bench = m["cpu_bench_cores"],
+                                 .server = m["cpu_bizrelayd_cores"],
+                                 .postgres = m["cpu_postgres_cores"]})
+                    .c_str());
+    std::printf(
+        "targets     >= %.0f sealed sends/s: %s (%.0f);  p99 < %.0f ms: %s (%.2f ms)  "
+        "[for %d in flight; this run: %d]\n",
+        kTargetSealedPerSecond,
+        m["sealed_sends_per_second"] >= kTargetSealedPerSecond ? "met" : "MISSED",
+        m["sealed_sends_per_second"], kTargetSealedP99Ms,
+        m["sealed_p99_ms"] < kTargetSealedP99Ms ? "met" : "MISSED", m["sealed_p99_ms"],
+        kTargetInflight, o.inflight);
+    for (const auto& w : personal->warnings) std::printf("warning: %s\n", w.c_str());
   }
-  std::printf("cpu (main)  %s\n",
-              CpuLine(CpuUsage{.wall_seconds = o.seconds,
-                               .machine_cores = runs.front().main.cpu.machine_cores,
-                               .machine_busy = median["main_cpu_machine_busy_cores"],
-                               .bench = median["main_cpu_bench_cores"],
-                               .server = median["main_cpu_bizrelayd_cores"],
-                               .postgres = median["main_cpu_postgres_cores"]})
-                  .c_str());
-  for (const auto& p : stream_problems) std::printf("warning: %s\n", p.c_str());
-  if (ack_errors > 0)
-    std::printf("warning: %llu inbox acknowledgements failed\n",
-                static_cast<unsigned long long>(ack_errors));
-  const bool throughput_met = median["durable_msgs_per_second"] >= kTargetMsgsPerSecond;
-  const bool p99_met = median["ack_p99_ms"] < kTargetAckP99Ms;
-  std::printf(
-      "targets     >= %.0f durable msgs/s: %s (%.0f);  p99 ack < %.0f ms: %s (%.2f ms)  "
-      "[targets are for %d in flight; this run: %d]\n",
-      kTargetMsgsPerSecond, throughput_met ? "met" : "MISSED", median["durable_msgs_per_second"],
-      kTargetAckP99Ms, p99_met ? "met" : "MISSED", median["ack_p99_ms"], kTargetInflight,
-      o.inflight);
+
+  if (mailboxes) {
+    auto mem = [](const MemoryUsage& u) {
+      return Fmt(
+          "bizrelayd RSS %.1f MiB; PostgreSQL %d processes, RSS sum %.1f MiB, PSS sum "
+          "%.1f MiB",
+          u.server_rss_mib, u.postgres_processes, u.postgres_rss_mib, u.postgres_pss_mib);
+    };
+    std::printf(
+        "mailboxes   %d of %d recipients streaming at once over %d connections "
+        "(opened in %.1f s)\n",
+        mailboxes->streams_open, mailboxes->mailboxes, mailboxes->channels,
+        mailboxes->open_seconds);
+    std::printf("            before:      %s\n", mem(mailboxes->before).c_str());
+    std::printf("            streams open: %s\n", mem(mailboxes->open).c_str());
+    std::printf("            closed again: %s\n", mem(mailboxes->after).c_str());
+    if (mailboxes->before.server_rss_mib >= 0 && mailboxes->streams_open > 0) {
+      std::printf("            bizrelayd: %+.1f MiB with the streams open (%.1f KiB per stream)\n",
+                  mailboxes->open.server_rss_mib - mailboxes->before.server_rss_mib,
+                  1024 * (mailboxes->open.server_rss_mib - mailboxes->before.server_rss_mib) /
+                      mailboxes->streams_open);
+    }
+    std::printf("            a message sent to one of them: %s\n",
+                mailboxes->probe_delivered
+                    ? Fmt("delivered on its stream in %.2f ms", mailboxes->probe_latency_ms).c_str()
+                    : "NOT delivered");
+    for (const auto& w : mailboxes->warnings) std::printf("warning: %s\n", w.c_str());
+  }
+
+  if (sweep) {
+    std::printf(
+        "sweep (a)   deleting %d expired messages: Sweeper::SweepOnce (batch %d) %.0f "
+        "rows/s (%lld rows, %.3f s); plain DELETE %.0f rows/s (%lld rows, %.3f s)\n",
+        o.sweep_rows, o.sweep_batch, sweep->sweeper_rows_per_second,
+        static_cast<long long>(sweep->sweeper_rows), sweep->sweeper_seconds,
+        sweep->delete_rows_per_second, static_cast<long long>(sweep->delete_rows),
+        sweep->delete_seconds);
+    std::printf("            ratio sweeper / plain DELETE = %.3f  target >= %.1f: %s\n",
+                sweep->ratio, kTargetSweeperRatio,
+                sweep->ratio >= kTargetSweeperRatio ? "met" : "MISSED");
+    std::printf(
+        "sweep (b)   ingest (SendMessage, 1 s lifetimes, median of %d): without sweeper "
+        "%.0f msgs/s, with sweeper every %d ms %.0f msgs/s; ratio %.3f (rows left with "
+        "the sweeper: %lld, of them expired: %lld; expired rows left without it: %lld)\n",
+        o.runs, sweep->without_median, o.sweep_interval_ms, sweep->with_median, sweep->ingest_ratio,
+        static_cast<long long>(sweep->with_rows_left),
+        static_cast<long long>(sweep->with_expired_left),
+        static_cast<long long>(sweep->without_expired_left));
+    for (const auto& w : sweep->warnings) std::printf("warning: %s\n", w.c_str());
+  }
 
   if (!o.json_path.empty()) {
     json out;
+    out["phases"] = o.phases;
     out["config"] = {{"seconds", o.seconds},   {"warmup_seconds", o.warmup_seconds},
                      {"runs", o.runs},         {"inflight", o.inflight},
                      {"channels", o.channels}, {"businesses", o.businesses},
@@ -623,6 +731,22 @@ int Run(Options o) {
                       {"throughput_met", throughput_met},
                       {"ack_p99_met", p99_met}};
     out["warnings"] = stream_problems;
+    if (seal) {
+      out["crypto"] = {{"body_bytes", seal->body_bytes},
+                       {"seal_ns_median", seal->ns_per_seal},
+                       {"batches", seal->batches},
+                       {"per_batch", seal->per_batch},
+                       {"share_of_ingest_wall_time", seal_share_wall},
+                       {"share_of_bizrelayd_cpu_per_message", seal_share_cpu},
+                       {"end_to_end_measured", false}};
+    }
+    if (personal) {
+      out["personal"] = ToJson(*personal);
+      out["personal"]["targets"] = {{"sealed_sends_per_second", kTargetSealedPerSecond},
+                                    {"sealed_p99_ms", kTargetSealedP99Ms}};
+    }
+    if (mailboxes) out["mailboxes"] = ToJson(*mailboxes);
+    if (sweep) out["sweep"] = ToJson(*sweep);
     std::ofstream(o.json_path) << out.dump(2) << "\n";
     std::printf("json: %s\n", o.json_path.c_str());
   }
@@ -691,12 +815,60 @@ int main(int argc, char** argv) {
                  "With --target: bizrelayd's pid, to report its CPU use");
   app.add_option("--postgres-pid", o.postgres_pid,
                  "With --target: the postmaster's pid, to report PostgreSQL's CPU use");
+  std::string phases;
+  app.add_option("--phases", phases,
+                 "Comma-separated phases to run: send, sweep, crypto, personal, mailboxes "
+                 "(default: all)");
+  app.add_option("--personal-target", o.personal_target,
+                 "With --target: the running server's personal relay (host:port)")
+      ->needs(target);
+  app.add_option("--sweep-rows", o.sweep_rows, "sweep: expired messages per deletion set")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--sweep-batch", o.sweep_batch, "sweep: rows per sweeper transaction")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--sweep-interval-ms", o.sweep_interval_ms,
+                 "sweep: sweep interval of the server with the sweeper role")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--personal-users", o.personal_users, "personal: users that get send tokens")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--personal-mailboxes", o.personal_mailboxes,
+                 "personal: mailboxes the sealed sends go to")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--personal-stream-mailboxes", o.personal_stream_mailboxes,
+                 "personal: mailboxes streamed for the delivery latency")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--mailboxes", o.mailboxes, "mailboxes: recipients streaming at once")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--mailbox-streams-per-channel", o.mailbox_streams_per_channel,
+                 "mailboxes: streams per connection (the server allows "
+                 "--limits-max-concurrent-streams, 100 by default)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   bool no_inbox = false;
   app.add_flag("--no-inbox", no_inbox,
                "Open no inbox streams: measures sending alone, without the load of delivering "
                "and acknowledging (no delivery latency then)");
   CLI11_PARSE(app, argc, argv);
   o.inbox = !no_inbox;
+  if (!phases.empty()) {
+    o.phases.clear();
+    std::stringstream ss(phases);
+    for (std::string p; std::getline(ss, p, ',');) {
+      if (std::find(bizrelay::bench::kAllPhases.begin(), bizrelay::bench::kAllPhases.end(), p) ==
+          bizrelay::bench::kAllPhases.end()) {
+        std::fprintf(stderr, "bizrelay-bench: unknown phase '%s'\n", p.c_str());
+        return 2;
+      }
+      o.phases.push_back(p);
+    }
+  }
   if (users->count() == 0 && o.users < o.inflight) o.users = o.inflight;
   try {
     return bizrelay::bench::Run(o);

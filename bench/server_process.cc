@@ -37,11 +37,14 @@ ServerProcess::ServerProcess(std::string binary, std::vector<std::string> extra_
   // Run as root, the embedded cluster runs as user postgres, which must traverse this dir.
   fs::permissions(data_dir_, fs::perms::others_exec | fs::perms::group_exec, fs::perm_options::add);
   argv_ = {std::move(binary), "--tls-plaintext", "true", "--listen-public", "127.0.0.1:0",
-           "--listen-operator", "127.0.0.1:0", "--ready-file", (data_dir_ / "ready.json").string(),
-           "--data-dir", data_dir_.string(), "--log-level", "warn",
+           "--listen-operator", "127.0.0.1:0", "--listen-personal", "127.0.0.1:0", "--ready-file",
+           (data_dir_ / "ready.json").string(), "--data-dir", data_dir_.string(), "--log-level",
+           "warn",
            // The defaults protect a public deployment from one abusive credential; the
-           // benchmark is that credential on purpose.
-           "--hosting-sends-per-second", "1000000", "--limits-registrations-per-second", "100000"};
+           // benchmark is that credential on purpose (and its few mailboxes get every send).
+           "--hosting-sends-per-second", "1000000", "--limits-registrations-per-second", "100000",
+           "--tokens-per-day", "1000000000", "--personal-sends-per-mailbox-per-minute", "100000000",
+           "--personal-max-mailbox-depth", "100000"};
   argv_.insert(argv_.end(), extra_args.begin(), extra_args.end());
 }
 
@@ -83,6 +86,7 @@ void ServerProcess::Start(std::chrono::seconds timeout) {
       auto j = nlohmann::json::parse(Slurp(ready));
       public_port_ = j.at("public_port").get<int>();
       operator_port_ = j.at("operator_port").get<int>();
+      personal_port_ = j.value("personal_port", 0);
       return;
     }
     int status = 0;
@@ -119,6 +123,11 @@ pid_t ServerProcess::PostmasterPid() const {
   long pid = -1;
   if (!(in >> pid)) return -1;
   return static_cast<pid_t>(pid);
+}
+
+std::string ServerProcess::ConnInfo() const {
+  // As services/store/embedded_postgres.cc builds it for a data dir this short.
+  return "host=" + (data_dir_ / "run").string() + " dbname=bizrelay user=bizrelay";
 }
 
 std::string ServerProcess::OperatorToken() const {

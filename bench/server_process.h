@@ -32,6 +32,12 @@ class ServerProcess {
   pid_t PostmasterPid() const;
   int public_port() const { return public_port_; }
   int operator_port() const { return operator_port_; }
+  // 0 if the server does not run the personal role.
+  int personal_port() const { return personal_port_; }
+  // A libpq connection string for the embedded cluster as its superuser (the server's data
+  // dir's run/ socket directory, user and database "bizrelay"); the benchmark runs as root or
+  // as the cluster's owner to reach it.
+  std::string ConnInfo() const;
   std::string OperatorToken() const;
   const std::vector<std::string>& argv() const { return argv_; }
   std::filesystem::path log_path() const { return data_dir_ / "bizrelayd.log"; }
@@ -44,6 +50,7 @@ class ServerProcess {
   pid_t pid_ = -1;
   int public_port_ = 0;
   int operator_port_ = 0;
+  int personal_port_ = 0;
 };
 
 }  // namespace bizrelay::bench

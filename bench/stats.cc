@@ -152,4 +152,53 @@ CpuSampler::Snapshot CpuSampler::Take() const {
   return s;
 }
 
+namespace {
+
+// A "Name:   1234 kB" field of a /proc file, in kB; -1 if absent.
+double ProcKb(const std::string& path, const std::string& name) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.starts_with(name + ":")) return std::strtod(line.c_str() + name.size() + 1, nullptr);
+  }
+  return -1;
+}
+
+}  // namespace
+
+MemoryUsage ReadMemory(pid_t server_pid, pid_t postmaster_pid) {
+  MemoryUsage m;
+  if (server_pid > 0) {
+    double kb = ProcKb("/proc/" + std::to_string(server_pid) + "/status", "VmRSS");
+    if (kb >= 0) m.server_rss_mib = kb / 1024;
+  }
+  if (postmaster_pid <= 0) return m;
+  double rss = 0, pss = 0;
+  if (DIR* proc = opendir("/proc")) {
+    while (struct dirent* e = readdir(proc)) {
+      char* end = nullptr;
+      long pid = std::strtol(e->d_name, &end, 10);
+      if (end == e->d_name || *end != '\0') continue;
+      ProcStat st;
+      if (!ReadProcStat(static_cast<pid_t>(pid), &st)) continue;
+      if (pid != postmaster_pid && st.ppid != postmaster_pid) continue;
+      std::string dir = "/proc/" + std::to_string(pid);
+      rss += std::max(0.0, ProcKb(dir + "/status", "VmRSS"));
+      pss += std::max(0.0, ProcKb(dir + "/smaps_rollup", "Pss"));
+      ++m.postgres_processes;
+    }
+    closedir(proc);
+  }
+  m.postgres_rss_mib = rss / 1024;
+  m.postgres_pss_mib = pss / 1024;
+  return m;
+}
+
+nlohmann::json ToJson(const MemoryUsage& m) {
+  return {{"bizrelayd_rss_mib", m.server_rss_mib},
+          {"postgres_rss_sum_mib", m.postgres_rss_mib},
+          {"postgres_pss_sum_mib", m.postgres_pss_mib},
+          {"postgres_processes", m.postgres_processes}};
+}
+
 }  // namespace bizrelay::bench

@@ -71,4 +71,16 @@ class CpuSampler {
   Snapshot start_;
 };
 
+// Resident memory of the server and of the PostgreSQL cluster, in MiB; -1 where not measured.
+// RSS sums count shared memory (PostgreSQL's shared buffers) once per process that touched it;
+// PSS divides shared pages among the processes that share them, so its sum is the honest total.
+struct MemoryUsage {
+  double server_rss_mib = -1;
+  double postgres_rss_mib = -1;
+  double postgres_pss_mib = -1;
+  int postgres_processes = 0;
+};
+MemoryUsage ReadMemory(pid_t server_pid, pid_t postmaster_pid);
+nlohmann::json ToJson(const MemoryUsage& m);
+
 }  // namespace bizrelay::bench

@@ -4,6 +4,8 @@
 #include <google/protobuf/util/time_util.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <thread>
@@ -15,6 +17,7 @@
 #include "services/crypto/blind_rsa.h"
 #include "services/platform/token.h"
 #include "services/store/testing/test_postgres.h"
+#include "tests/harness/command.h"
 #include "tests/harness/daemon_process.h"
 
 namespace bizrelay::e2e {
@@ -293,6 +296,32 @@ TEST_F(PolicyE2E, DownloadAndEraseYourData) {
         "SELECT count(*) FROM core.policy_acceptances"}) {
     EXPECT_EQ(tx.exec1(sql)[0].as<int>(), 0) << sql;
   }
+}
+
+TEST_F(PolicyE2E, TheCliWritesTheExportToAFileAndErases) {
+  auto [user, token] = NewUserInChat("Rina");
+  ASSERT_TRUE(Send(token, "halo dari CLI").ok());
+  std::string out = "/tmp/bizrelay-export-" + ToHex(RandomBytes(6)) + ".json";
+  std::string addr = "127.0.0.1:" + std::to_string(d_.public_port());
+  auto exported =
+      RunCommand({BIZRELAY_CLI_PATH, "--addr", addr, "--token", token, "export", "--out", out});
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  std::ifstream in(out);
+  auto doc = nlohmann::json::parse(in);
+  EXPECT_EQ(doc["format"], "bizrelay.export.v1");
+  EXPECT_EQ(doc["chats"][0]["messages"][0]["text"], "halo dari CLI");
+  EXPECT_EQ(std::filesystem::status(out).permissions() & std::filesystem::perms::others_read,
+            std::filesystem::perms::none);
+  std::filesystem::remove(out);
+  auto refused =
+      RunCommand({BIZRELAY_CLI_PATH, "--addr", addr, "--token", token, "delete-account"});
+  EXPECT_EQ(refused.exit_code, 2);
+  auto erased =
+      RunCommand({BIZRELAY_CLI_PATH, "--addr", addr, "--token", token, "delete-account", "--yes"});
+  EXPECT_EQ(erased.exit_code, 0) << erased.err;
+  auto status = RunCommand({BIZRELAY_CLI_PATH, "--addr", addr, "--token", token, "whoami"});
+  EXPECT_EQ(status.exit_code, 1);
+  EXPECT_THAT(status.err, ::testing::HasSubstr("UNAUTHENTICATED"));
 }
 
 }  // namespace

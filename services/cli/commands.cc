@@ -1,8 +1,11 @@
 #include "services/cli/commands.h"
 
+#include <google/protobuf/util/time_util.h>
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -65,6 +68,93 @@ class Runner {
     v1::GetProfileResponse response;
     Unary([&](auto* ctx) { return account_->GetProfile(ctx, request, &response); });
     Print(response, FormatProfile(response.profile()));
+    return 0;
+  }
+
+  int Do(const v1::GetPolicyStatusRequest& request) {
+    v1::GetPolicyStatusResponse response;
+    Unary([&](auto* ctx) { return account_->GetPolicyStatus(ctx, request, &response); });
+    std::string text;
+    for (const auto& v : response.versions()) {
+      text += v.version() + "  accept by " +
+              google::protobuf::util::TimeUtil::ToString(v.accept_by_time()) +
+              (v.has_accepted_time() ? "  accepted" : "  not accepted") + "\n";
+    }
+    text += std::string("limited: ") +
+            (response.limited() ? "yes (accept " + response.required_version() + ")" : "no") +
+            "\n" + "data-sharing opt-out: " + (response.opted_out_of_data_sharing() ? "yes" : "no");
+    Print(response, text);
+    return 0;
+  }
+
+  int Do(const v1::AcceptPolicyRequest& request) {
+    v1::AcceptPolicyResponse response;
+    Unary([&](auto* ctx) { return account_->AcceptPolicy(ctx, request, &response); });
+    Print(response, std::string("accepted ") + request.version() +
+                        (response.limited() ? " (still limited)" : ""));
+    return 0;
+  }
+
+  int Do(const v1::OptOutOfDataSharingRequest& request) {
+    v1::OptOutOfDataSharingResponse response;
+    Unary([&](auto* ctx) { return account_->OptOutOfDataSharing(ctx, request, &response); });
+    Print(response, "opted out of data sharing since " +
+                        google::protobuf::util::TimeUtil::ToString(response.opted_out_time()));
+    return 0;
+  }
+
+  int Do(const ExportData& command) {
+    v1::ExportMyDataResponse response;
+    Unary([&](auto* ctx) {
+      return account_->ExportMyData(ctx, v1::ExportMyDataRequest(), &response);
+    });
+    nlohmann::json doc = nlohmann::json::parse(response.json());
+    KeyStore store(inv_.keys_dir);
+    if (!inv_.keys_dir.empty() && store.Exists()) {
+      const PersonalKeys keys = LoadWithMailbox(store);
+      v1::ExportMailboxResponse mailbox;
+      PersonalUnary(keys.owner_secret, [&](auto* ctx) {
+        return personal_->ExportMailbox(ctx, v1::ExportMailboxRequest(), &mailbox);
+      });
+      doc["personal_mailbox"] = {{"mailbox_id", mailbox.mailbox_id()},
+                                 {"identity_key", Base64UrlEncode(mailbox.identity_key())},
+                                 {"signed_prekey", Base64UrlEncode(mailbox.signed_prekey())},
+                                 {"signed_prekey_id", mailbox.signed_prekey_id()},
+                                 {"one_time_prekeys_left", mailbox.one_time_prekeys_left()},
+                                 {"envelopes_held", mailbox.envelopes_held()}};
+    }
+    {
+      std::ofstream out(command.out, std::ios::trunc);
+      out << doc.dump(2) << "\n";
+      if (!out)
+        throw RpcError(grpc::Status(grpc::StatusCode::INTERNAL, "cannot write " + command.out));
+    }
+    std::filesystem::permissions(
+        command.out, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+        std::filesystem::perm_options::replace);
+    io_.out << "wrote " << command.out << "\n";
+    return 0;
+  }
+
+  int Do(const DeleteAccount&) {
+    if (!inv_.assume_yes) {
+      io_.err << "error: delete-account erases everything; confirm with --yes\n";
+      return 2;
+    }
+    KeyStore store(inv_.keys_dir);
+    if (!inv_.keys_dir.empty() && store.Exists()) {
+      const PersonalKeys keys = LoadWithMailbox(store);
+      PersonalUnary(keys.owner_secret, [&](auto* ctx) {
+        v1::DeleteMailboxResponse out;
+        return personal_->DeleteMailbox(ctx, v1::DeleteMailboxRequest(), &out);
+      });
+      std::filesystem::remove_all(inv_.keys_dir);
+    }
+    v1::DeleteAccountResponse response;
+    Unary([&](auto* ctx) {
+      return account_->DeleteAccount(ctx, v1::DeleteAccountRequest(), &response);
+    });
+    io_.out << "account erased\n";
     return 0;
   }
 

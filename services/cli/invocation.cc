@@ -251,6 +251,37 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args, const Environ
     r.set_business_id(v.business_id);
     set(r);
   });
+  // Policy and data rights.
+  CLI::App* policy = app.add_subcommand("policy", "Policy versions: status and acceptance");
+  policy->group(kUserGroup);
+  policy->require_subcommand(1);
+  policy->add_subcommand("status", "Versions, acceptances, limited mode and opt-out")
+      ->callback([&] { set(v1::GetPolicyStatusRequest()); });
+  CLI::App* accept = policy->add_subcommand("accept", "Accept a policy version");
+  accept->add_option("VERSION", v.text, "Policy version")->required();
+  accept->callback([&] {
+    v1::AcceptPolicyRequest r;
+    r.set_version(v.text);
+    set(r);
+  });
+  app.add_subcommand("opt-out", "Opt out of infrastructure data sharing, for good")
+      ->group(kUserGroup)
+      ->callback([&] { set(v1::OptOutOfDataSharingRequest()); });
+  CLI::App* export_data =
+      app.add_subcommand("export", "Download everything held about you into a JSON file");
+  export_data->group(kUserGroup);
+  std::string export_out;
+  export_data->add_option("--out", export_out, "File to write (created 0600)")->required();
+  export_data->add_option("--keys-dir", inv.keys_dir,
+                          "Personal key store (to include the mailbox)");
+  export_data->callback([&] { set(ExportData{.out = export_out}); });
+  CLI::App* delete_account = app.add_subcommand(
+      "delete-account", "Erase your account (and your mailbox, if this machine holds its keys)");
+  delete_account->group(kUserGroup);
+  delete_account->add_flag("--yes,-y", inv.assume_yes, "Required: confirms the erasure");
+  delete_account->add_option("--keys-dir", inv.keys_dir, "Personal key store to erase too");
+  delete_account->callback([&] { set(DeleteAccount()); });
+
   CLI::App* start = app.add_subcommand("start", "Show a business's terms and start a chat on them");
   start->group(kUserGroup);
   business_id(start);

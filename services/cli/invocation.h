@@ -64,11 +64,21 @@ struct PersonalListen {
   int64_t after_sequence = 0;
 };
 
+// Downloads everything held about the user into `out` (mode 0600): the account's export and,
+// when a personal key store exists, the mailbox's export under "personal_mailbox".
+struct ExportData {
+  std::string out;
+};
+// Erases the account and, when a personal key store exists, the mailbox and the store.
+// Needs --yes.
+struct DeleteAccount {};
+
 // The request of the RPC a command starts with. Every command has its own alternative (`reply`
 // and `template send` are the same RPC), so the type alone says what to run.
 using Request = std::variant<
     // AccountService
-    v1::RegisterUserRequest, v1::GetProfileRequest,
+    v1::RegisterUserRequest, v1::GetProfileRequest, v1::GetPolicyStatusRequest,
+    v1::AcceptPolicyRequest, v1::OptOutOfDataSharingRequest, ExportData, DeleteAccount,
     // OperatorService
     v1::CreateBusinessRequest, v1::GetBusinessRequest, v1::RotateBusinessKeyRequest,
     v1::DisableBusinessRequest,

@@ -11,8 +11,8 @@ namespace {
 
 #define MICROS(col) "(extract(epoch from " col ") * 1000000)::bigint"
 // The status of message m from its conversation's watermarks (alias mk, LEFT JOINed).
-#define STATUS_OF_M                                                                   \
-  "hosting.message_status(m.direction, m.seq, mk.user_msgs_delivered_seq, "           \
+#define STATUS_OF_M                                                         \
+  "hosting.message_status(m.direction, m.seq, mk.user_msgs_delivered_seq, " \
   "mk.user_msgs_read_seq, mk.biz_msgs_delivered_seq, mk.biz_msgs_read_seq)"
 
 constexpr const char* kTerms =
@@ -52,7 +52,8 @@ constexpr const char* kShorten =
     "UPDATE hosting.messages m SET expires_at = least(m.expires_at, "
     "    m.created_at + make_interval(secs => hosting.lifetime_seconds(c.business_id, c.label, "
     "$3)), "
-    "    CASE WHEN t.no_storage AND " STATUS_OF_M " >= 2 "
+    "    CASE WHEN t.no_storage AND " STATUS_OF_M
+    " >= 2 "
     "         THEN now() + make_interval(secs => $4) "
     "         ELSE 'infinity'::timestamptz END) "
     "FROM hosting.conversations c LEFT JOIN hosting.business_terms t USING (business_id) "
@@ -140,10 +141,10 @@ constexpr const char* kOpenChatsOfBusiness =
 // transaction that destroys its data key, so this also hides crypto-shredded messages from
 // instances that still hold the key in memory.
 #define LIVE_MESSAGE "m.expires_at > now()"
-#define MESSAGE_COLUMNS                                                                    \
-  "m.message_id::text, m.conversation_id::text, m.direction, m.body, "                     \
-  "coalesce(m.template_name, ''), " STATUS_OF_M ", " MICROS( \
-      "m.created_at") ", c.business_id::text"
+#define MESSAGE_COLUMNS                                                \
+  "m.message_id::text, m.conversation_id::text, m.direction, m.body, " \
+  "coalesce(m.template_name, ''), " STATUS_OF_M                        \
+  ", " MICROS("m.created_at") ", c.business_id::text"
 
 constexpr const char* kMessageByKey =
     "SELECT " MESSAGE_COLUMNS
@@ -262,7 +263,8 @@ constexpr const char* kMarkRead =
     "before AS ("
     "  SELECT coalesce((SELECT CASE WHEN $2::smallint = 1 THEN user_msgs_read_seq "
     "                               ELSE biz_msgs_read_seq END "
-    "                   FROM hosting.conversation_marks WHERE conversation_id = $1::uuid), 0) AS r), "
+    "                   FROM hosting.conversation_marks WHERE conversation_id = $1::uuid), 0) AS "
+    "r), "
     "moved AS ("
     "  INSERT INTO hosting.conversation_marks AS k (conversation_id, user_msgs_delivered_seq, "
     "    user_msgs_read_seq, biz_msgs_delivered_seq, biz_msgs_read_seq) "
@@ -272,9 +274,11 @@ constexpr const char* kMarkRead =
     "    CASE WHEN $2::smallint = 2 THEN t.seq ELSE 0 END "
     "  FROM target t WHERE t.seq > (SELECT r FROM before) "
     "  ON CONFLICT (conversation_id) DO UPDATE SET "
-    "    user_msgs_delivered_seq = greatest(k.user_msgs_delivered_seq, excluded.user_msgs_delivered_seq), "
+    "    user_msgs_delivered_seq = greatest(k.user_msgs_delivered_seq, "
+    "excluded.user_msgs_delivered_seq), "
     "    user_msgs_read_seq = greatest(k.user_msgs_read_seq, excluded.user_msgs_read_seq), "
-    "    biz_msgs_delivered_seq = greatest(k.biz_msgs_delivered_seq, excluded.biz_msgs_delivered_seq), "
+    "    biz_msgs_delivered_seq = greatest(k.biz_msgs_delivered_seq, "
+    "excluded.biz_msgs_delivered_seq), "
     "    biz_msgs_read_seq = greatest(k.biz_msgs_read_seq, excluded.biz_msgs_read_seq) "
     "  RETURNING k.conversation_id) "
     "SELECT $3::text, $1::text, "

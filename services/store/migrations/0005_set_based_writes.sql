@@ -1,5 +1,9 @@
 -- Set-based group commit and status events: one statement per batch instead of a loop of
--- statements per message, and acknowledgements kept apart from the heads writers lock.
+-- statements per message (PL/pgSQL, so each connection plans it once). Acknowledgements and
+-- read marks are kept apart from the rows writers lock: an acknowledged position per log, and
+-- delivered/read watermarks per conversation, from which a message's status is derived (read
+-- if its seq is at or below the read watermark of its side, delivered if at or below the
+-- delivered one, sent otherwise).
 
 -- The acknowledged position of each log, apart from mailbox_heads so that acknowledging never
 -- waits for (or blocks) the writers appending to the same log.
@@ -12,27 +16,44 @@ INSERT INTO hosting.mailbox_acks (owner_id, acked_position)
 ALTER TABLE hosting.mailbox_heads DROP COLUMN acked_position;
 GRANT SELECT, INSERT, UPDATE, DELETE ON hosting.mailbox_acks TO bizrelay_hosting;
 
-DROP FUNCTION hosting.prepare_user_sends(text[], uuid[]);
-DROP FUNCTION hosting.post_user_messages(uuid[], uuid[], uuid[], text[], text[], text[], bigint);
+-- Watermarks live in their own table, so acknowledging and reading never lock the
+-- conversation rows that writers lock for sequence numbers. No row: all zero.
+CREATE TABLE hosting.conversation_marks (
+  conversation_id         uuid PRIMARY KEY REFERENCES hosting.conversations ON DELETE CASCADE,
+  user_msgs_delivered_seq bigint NOT NULL DEFAULT 0,
+  user_msgs_read_seq      bigint NOT NULL DEFAULT 0,
+  biz_msgs_delivered_seq  bigint NOT NULL DEFAULT 0,
+  biz_msgs_read_seq       bigint NOT NULL DEFAULT 0
+);
+GRANT SELECT, INSERT, UPDATE, DELETE ON hosting.conversation_marks TO bizrelay_hosting;
 
--- Group commit, step 1: for each item (token hash in hex, business), who sends and to which
--- conversation. outcome: 0 found, 2 unauthenticated, 3 business unknown or disabled, 4 chat
--- not started.
-CREATE FUNCTION hosting.prepare_user_sends(p_token_hash text[], p_business uuid[])
-RETURNS TABLE (idx integer, outcome smallint, conversation_id uuid)
-LANGUAGE sql STABLE AS $$
-  SELECT (t.i - 1)::integer,
-         (CASE WHEN cr.principal_id IS NULL THEN 2
-               WHEN b.business_id IS NULL THEN 3
-               WHEN c.conversation_id IS NULL THEN 4
-               ELSE 0 END)::smallint,
-         c.conversation_id
-  FROM unnest(p_token_hash, p_business) WITH ORDINALITY AS t(tok, biz, i)
-  LEFT JOIN core.credentials cr
-    ON cr.token_hash = decode(t.tok, 'hex') AND cr.revoked_at IS NULL AND cr.kind = 1
-  LEFT JOIN core.businesses b ON b.business_id = t.biz AND b.disabled_at IS NULL
-  LEFT JOIN hosting.conversations c ON c.business_id = t.biz AND c.user_id = cr.principal_id
+INSERT INTO hosting.conversation_marks
+  SELECT c.conversation_id,
+    coalesce((SELECT max(seq) FROM hosting.messages m
+      WHERE m.conversation_id = c.conversation_id AND m.direction = 1 AND m.status >= 2), 0),
+    coalesce((SELECT max(seq) FROM hosting.messages m
+      WHERE m.conversation_id = c.conversation_id AND m.direction = 1 AND m.status >= 3), 0),
+    coalesce((SELECT max(seq) FROM hosting.messages m
+      WHERE m.conversation_id = c.conversation_id AND m.direction = 2 AND m.status >= 2), 0),
+    coalesce((SELECT max(seq) FROM hosting.messages m
+      WHERE m.conversation_id = c.conversation_id AND m.direction = 2 AND m.status >= 3), 0)
+  FROM hosting.conversations c;
+
+-- A message's status from its conversation's watermarks (NULL: no marks yet).
+CREATE FUNCTION hosting.message_status(p_direction smallint, p_seq bigint,
+    p_user_delivered bigint, p_user_read bigint, p_biz_delivered bigint, p_biz_read bigint)
+RETURNS smallint LANGUAGE sql IMMUTABLE AS $$
+  SELECT (CASE WHEN p_direction = 1 THEN
+            CASE WHEN p_seq <= coalesce(p_user_read, 0) THEN 3
+                 WHEN p_seq <= coalesce(p_user_delivered, 0) THEN 2 ELSE 1 END
+          ELSE
+            CASE WHEN p_seq <= coalesce(p_biz_read, 0) THEN 3
+                 WHEN p_seq <= coalesce(p_biz_delivered, 0) THEN 2 ELSE 1 END
+          END)::smallint
 $$;
+
+
+DROP FUNCTION hosting.post_user_messages(uuid[], uuid[], uuid[], text[], text[], text[], bigint);
 
 -- Group commit, step 2: stores the sealed messages of a batch in one statement. Items must
 -- have distinct (conversation, key) pairs (the caller folds repeats). outcome: 0 stored,
@@ -45,7 +66,10 @@ CREATE FUNCTION hosting.post_user_messages(
     p_hash text[], p_default_lifetime bigint)
 RETURNS TABLE (idx integer, outcome smallint, message_id uuid, status smallint,
                created_at timestamptz)
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN
+RETURN QUERY
 WITH items AS (
   SELECT (t.i - 1)::integer AS idx, t.c, t.b, t.m, t.k, decode(t.body, 'hex') AS body,
          decode(t.h, 'hex') AS hash
@@ -53,10 +77,14 @@ WITH items AS (
        WITH ORDINALITY AS t(c, b, m, k, body, h, i)
 ),
 earlier AS (
-  SELECT items.idx, msg.message_id, msg.request_hash = items.hash AS same, msg.status,
+  SELECT items.idx, msg.message_id, msg.request_hash = items.hash AS same,
+         hosting.message_status(msg.direction, msg.seq, mk.user_msgs_delivered_seq,
+                                mk.user_msgs_read_seq, mk.biz_msgs_delivered_seq,
+                                mk.biz_msgs_read_seq) AS status,
          msg.created_at
   FROM items JOIN hosting.messages msg
     ON msg.conversation_id = items.c AND msg.direction = 1 AND msg.idempotency_key = items.k
+  LEFT JOIN hosting.conversation_marks mk ON mk.conversation_id = msg.conversation_id
 ),
 fresh AS (
   SELECT items.*, conv.label
@@ -111,15 +139,24 @@ UNION ALL
 SELECT items.idx, 5::smallint, NULL::uuid, NULL::smallint, NULL::timestamptz
 FROM items
 WHERE NOT EXISTS (SELECT 1 FROM earlier e WHERE e.idx = items.idx)
-  AND NOT EXISTS (SELECT 1 FROM fresh f WHERE f.idx = items.idx)
+  AND NOT EXISTS (SELECT 1 FROM fresh f WHERE f.idx = items.idx);
+END
 $$;
+
+
+
+ALTER TABLE hosting.messages DROP COLUMN status;
 
 -- Appends one status event per item (owner, conversation, message) to the owners' logs, and
 -- wakes them, in one statement. Returns how many were appended.
 CREATE FUNCTION hosting.append_status_events(
     p_owner uuid[], p_conversation uuid[], p_message uuid[], p_status smallint)
 RETURNS bigint
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  v_count bigint;
+BEGIN
 WITH items AS (
   SELECT t.o, t.c, t.m, t.i FROM unnest(p_owner, p_conversation, p_message)
        WITH ORDINALITY AS t(o, c, m, i)
@@ -139,4 +176,7 @@ logged AS (
   RETURNING 1
 )
 SELECT (SELECT count(*) FROM logged) + 0 * (SELECT count(pg_notify('bizrelay_mailbox', o::text)) FROM per)
+  INTO v_count;
+RETURN v_count;
+END
 $$;

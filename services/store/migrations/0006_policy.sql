@@ -62,12 +62,18 @@ ALTER TABLE hosting.conversations DROP CONSTRAINT conversations_user_id_fkey;
 ALTER TABLE hosting.conversations ADD CONSTRAINT conversations_user_id_fkey
   FOREIGN KEY (user_id) REFERENCES core.users (user_id) ON DELETE SET NULL;
 
--- Sends are refused in limited mode (outcome 7 in the group commit).
+-- Group commit, step 1 (replacing the earlier version): for each item (token hash in hex,
+-- business), who sends and to which conversation. outcome: 0 found, 2 unauthenticated, 3
+-- business unknown or disabled, 4 chat not started, 7 limited mode (required_policy names the
+-- version to accept).
 DROP FUNCTION hosting.prepare_user_sends(text[], uuid[]);
 CREATE FUNCTION hosting.prepare_user_sends(p_token_hash text[], p_business uuid[])
 RETURNS TABLE (idx integer, outcome smallint, conversation_id uuid, required_policy text)
-LANGUAGE sql STABLE AS $$
-  SELECT (t.i - 1)::integer,
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+RETURN QUERY
+SELECT (t.i - 1)::integer,
          (CASE WHEN cr.principal_id IS NULL THEN 2
                WHEN p.required IS NOT NULL THEN 7
                WHEN b.business_id IS NULL THEN 3
@@ -79,8 +85,10 @@ LANGUAGE sql STABLE AS $$
     ON cr.token_hash = decode(t.tok, 'hex') AND cr.revoked_at IS NULL AND cr.kind = 1
   LEFT JOIN LATERAL (SELECT core.required_policy(cr.principal_id) AS required) p ON true
   LEFT JOIN core.businesses b ON b.business_id = t.biz AND b.disabled_at IS NULL
-  LEFT JOIN hosting.conversations c ON c.business_id = t.biz AND c.user_id = cr.principal_id
+  LEFT JOIN hosting.conversations c ON c.business_id = t.biz AND c.user_id = cr.principal_id;
+END
 $$;
+
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA core TO bizrelay_hosting;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA core TO bizrelay_hosting;

@@ -69,6 +69,12 @@ RETURNS TABLE (idx integer, outcome smallint, message_id uuid, status smallint,
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 BEGIN
+-- Every business head first, in order: a conversation of business B is only ever locked by a
+-- writer holding B's head, so concurrent batches cannot deadlock.
+INSERT INTO hosting.mailbox_heads (owner_id)
+  SELECT DISTINCT b FROM unnest(p_business) AS b ORDER BY b ON CONFLICT DO NOTHING;
+PERFORM 1 FROM hosting.mailbox_heads h WHERE h.owner_id = ANY (p_business)
+  ORDER BY h.owner_id FOR UPDATE;
 RETURN QUERY
 WITH items AS (
   SELECT (t.i - 1)::integer AS idx, t.c, t.b, t.m, t.k, decode(t.body, 'hex') AS body,

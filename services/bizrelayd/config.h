@@ -46,6 +46,8 @@ struct Config {
   int64_t personal_sends_per_mailbox_per_minute = 0;
   int64_t personal_envelope_ttl_days = 0;
   int64_t personal_max_streams_per_mailbox = 0;
+  int64_t personal_max_batch = 0;
+  int64_t personal_writer_threads = 0;
 
   std::string operator_token_sha256;
   std::string operator_token_file;

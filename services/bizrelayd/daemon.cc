@@ -165,10 +165,17 @@ void Daemon::StartPersonal(const store::DbPoolOptions& base, const rpc::RpcEnv& 
   p.max_streams_per_mailbox = static_cast<int>(config_.personal_max_streams_per_mailbox);
   personal_relay_ =
       std::make_unique<personal::PersonalRelay>(p, token_verifier_.get(), personal_limiter_.get());
+  store::DbPoolOptions writer_options = options;
+  writer_options.workers = static_cast<int>(config_.personal_writer_threads);
+  writer_options.application_name = "bizrelayd-personal-writer";
+  personal_writer_pool_ = std::make_unique<store::DbPool>(writer_options);
+  sealed_batcher_ = personal::MakeSealedBatcher(
+      personal_writer_pool_.get(), personal_relay_.get(), writer_options.workers,
+      static_cast<size_t>(config_.personal_max_batch), options.max_queue);
   rpc::RpcEnv env{.pool = personal_pool_.get(), .call_timeout = hosting_env.call_timeout};
   auto health = std::make_unique<rpc::HealthService>();
-  auto relay = std::make_unique<personal::PersonalRelayServiceImpl>(env, personal_relay_.get(),
-                                                                    personal_hub_.get());
+  auto relay = std::make_unique<personal::PersonalRelayServiceImpl>(
+      env, personal_relay_.get(), sealed_batcher_.get(), personal_hub_.get());
   personal_server_ =
       BuildServer(config_.listen_personal, {relay.get(), health.get()}, &personal_port_);
   health->SetStatus("", ServingStatus::SERVING);
@@ -282,9 +289,8 @@ void Daemon::Start() {
     writer_options.workers = h.writer_threads;
     writer_options.application_name = "bizrelayd-writer";
     writer_pool_ = std::make_unique<store::DbPool>(writer_options);
-    batcher_ = std::make_unique<hosting::SendBatcher>(writer_pool_.get(), keys_.get(),
-                                                      h.default_lifetime_seconds, h.writer_threads,
-                                                      h.max_batch, pool_options.max_queue);
+    batcher_ = hosting::MakeSendBatcher(writer_pool_.get(), keys_.get(), h.default_lifetime_seconds,
+                                        h.writer_threads, h.max_batch, pool_options.max_queue);
     // Inbox streams read in pages: wakes within 10 ms of each other are one read.
     hub_ = std::make_unique<store::NotifyHub>(
         conninfo, "bizrelay_mailbox", h.max_streams_per_principal, std::chrono::milliseconds(10));
@@ -383,6 +389,7 @@ void Daemon::Stop() {
   }
   sweep_cv_.notify_all();
   if (personal_sweeper_.joinable()) personal_sweeper_.join();
+  if (personal_writer_pool_) personal_writer_pool_->Stop();
   if (personal_pool_) personal_pool_->Stop();
   if (writer_pool_) writer_pool_->Stop();
   if (pool_) pool_->Stop();

@@ -15,7 +15,7 @@
 #include "services/hosting/rules.h"
 #include "services/hosting/send_batcher.h"
 #include "services/hosting/sweeper.h"
-#include "services/personal/personal_relay.h"
+#include "services/personal/personal_relay_service.h"
 #include "services/platform/rate_limiter.h"
 #include "services/rpc/health_service.h"
 #include "services/rpc/unary.h"
@@ -72,6 +72,9 @@ class Daemon {
   std::unique_ptr<personal::SendTokenVerifier> token_verifier_;
   std::unique_ptr<RateLimiter> personal_limiter_;
   std::unique_ptr<personal::PersonalRelay> personal_relay_;
+  // Group commit of sealed sends runs on its own connections.
+  std::unique_ptr<store::DbPool> personal_writer_pool_;
+  std::unique_ptr<personal::SealedBatcher> sealed_batcher_;
   std::unique_ptr<grpc::Server> personal_server_;
   std::thread personal_sweeper_;
   std::mutex sweep_mu_;

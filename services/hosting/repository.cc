@@ -5,6 +5,7 @@
 
 #include "services/hosting/keyring.h"
 #include "services/platform/token.h"
+#include "services/store/sql_array.h"
 
 namespace bizrelay::hosting {
 namespace {
@@ -326,22 +327,6 @@ std::optional<ConversationRow> FirstConversation(const pqxx::result& rows) {
   return ConversationFrom(rows[0]);
 }
 
-// A PostgreSQL array literal of strings: every element quoted, with " and \ escaped.
-std::string ArrayLiteral(const std::vector<std::string>& values) {
-  std::string out = "{";
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i > 0) out += ',';
-    out += '"';
-    for (char c : values[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  out += '}';
-  return out;
-}
-
 std::vector<std::string> SplitCsv(const std::string& s) {
   std::vector<std::string> out;
   if (s.empty()) return out;
@@ -456,8 +441,8 @@ std::optional<std::string> HostingRepository::SetState(pqxx::transaction_base& t
                                                        const std::vector<ChatState>& from) {
   std::vector<std::string> states;
   for (auto s : from) states.push_back(std::to_string(static_cast<int>(s)));
-  auto rows =
-      tx.exec_params(kSetState, business_id, user_id, static_cast<int>(to), ArrayLiteral(states));
+  auto rows = tx.exec_params(kSetState, business_id, user_id, static_cast<int>(to),
+                             store::SqlArray(states));
   if (rows.empty()) return std::nullopt;
   return rows[0][0].as<std::string>();
 }
@@ -541,12 +526,12 @@ std::vector<PostResult> HostingRepository::PostUserMessages(pqxx::transaction_ba
     tokens.push_back(ToHex(item.token_hash));
     businesses.push_back(item.business_id);
   }
-  tx.exec_params0(kTouchSenders, ArrayLiteral(tokens));
+  tx.exec_params0(kTouchSenders, store::SqlArray(tokens));
   // Step 1: who sends, to which conversation (locks taken in a deadlock-free order).
   std::vector<size_t> found;
   std::vector<std::string> conversations(items.size());
   for (const auto& r :
-       tx.exec_params(kPrepareUserSends, ArrayLiteral(tokens), ArrayLiteral(businesses))) {
+       tx.exec_params(kPrepareUserSends, store::SqlArray(tokens), store::SqlArray(businesses))) {
     size_t idx = r[0].as<size_t>();
     results.at(idx).outcome = static_cast<PostOutcome>(r[1].as<int>());
     if (!r[3].is_null()) results[idx].required_policy = r[3].as<std::string>();
@@ -597,9 +582,9 @@ std::vector<PostResult> HostingRepository::PostUserMessages(pqxx::transaction_ba
         ToHex(KeyRing::SealBody(*data_key, item.business_id, conversations[idx], id, item.text)));
     hashes.push_back(ToHex(item.request_hash));
   }
-  auto rows = tx.exec_params(kPostUserMessages, ArrayLiteral(convs), ArrayLiteral(bizs),
-                             ArrayLiteral(ids), ArrayLiteral(idem), ArrayLiteral(bodies),
-                             ArrayLiteral(hashes), default_lifetime);
+  auto rows = tx.exec_params(kPostUserMessages, store::SqlArray(convs), store::SqlArray(bizs),
+                             store::SqlArray(ids), store::SqlArray(idem), store::SqlArray(bodies),
+                             store::SqlArray(hashes), default_lifetime);
   for (const auto& r : rows) {
     PostResult& out = results.at(found.at(r[0].as<size_t>()));
     out.outcome = static_cast<PostOutcome>(r[1].as<int>());
@@ -626,7 +611,7 @@ std::vector<PostResult> HostingRepository::PostUserMessages(pqxx::transaction_ba
 
 void HostingRepository::UpsertTemplate(pqxx::transaction_base& tx, const std::string& business_id,
                                        const TemplateRow& t) {
-  tx.exec_params0(kUpsertTemplate, business_id, t.name, t.body, ArrayLiteral(t.parameters));
+  tx.exec_params0(kUpsertTemplate, business_id, t.name, t.body, store::SqlArray(t.parameters));
 }
 
 std::optional<TemplateRow> HostingRepository::Template(pqxx::transaction_base& tx,
@@ -738,8 +723,8 @@ void HostingRepository::AppendStatusEvents(pqxx::transaction_base& tx,
     conversations.push_back(c.conversation_id);
     messages.push_back(c.message_id);
   }
-  tx.exec_params(kAppendStatusEvents, ArrayLiteral(owners), ArrayLiteral(conversations),
-                 ArrayLiteral(messages), status);
+  tx.exec_params(kAppendStatusEvents, store::SqlArray(owners), store::SqlArray(conversations),
+                 store::SqlArray(messages), status);
 }
 
 int64_t HostingRepository::AckedPosition(pqxx::transaction_base& tx, const std::string& owner) {
@@ -758,7 +743,7 @@ std::vector<StatusChange> HostingRepository::Acknowledge(pqxx::transaction_base&
   if (!changes.empty()) {
     std::vector<std::string> conversations;
     for (const auto& c : changes) conversations.push_back(c.conversation_id);
-    tx.exec_params0(kNoStorageExpire, ArrayLiteral(conversations), no_storage_grace);
+    tx.exec_params0(kNoStorageExpire, store::SqlArray(conversations), no_storage_grace);
   }
   auto moved = tx.exec_params(kAdvanceAck, owner, position);
   *acked = moved.empty() ? 0 : moved[0][0].as<int64_t>();

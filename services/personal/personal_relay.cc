@@ -13,6 +13,20 @@ constexpr size_t kSignatureBytes = 64;
 
 Error MailboxNotFound() { return NotFound("mailbox"); }
 
+Error TokenSpent() {
+  return Error(ErrorCode::kFailedPrecondition, "TOKEN_SPENT", "this send token was used before");
+}
+
+// Whether `id` could name a mailbox (a uuid); anything else is answered like an unknown one.
+bool IsWellFormedId(const std::string& id) {
+  try {
+    CheckId("mailbox", id);
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
 }  // namespace
 
 void PersonalRelay::CheckToken(const SendTokenInput& token) const {
@@ -55,7 +69,7 @@ void PersonalRelay::CheckKeys(const PublishedKeys& k) const {
 
 void PersonalRelay::Spend(pqxx::transaction_base& tx, const SendTokenInput& token) const {
   if (!PersonalRepository::SpendToken(tx, Sha256(token.message), token.key_id)) {
-    throw Error(ErrorCode::kFailedPrecondition, "TOKEN_SPENT", "this send token was used before");
+    throw TokenSpent();
   }
 }
 
@@ -102,19 +116,18 @@ int PersonalRelay::PrekeyCount(pqxx::transaction_base& tx, const std::string& ma
   return PersonalRepository::PrekeyCount(tx, mailbox_id);
 }
 
+bool PersonalRelay::AccessMatches(const std::optional<std::string>& stored,
+                                  const std::string& access_key) {
+  static const std::string kDummy = Sha256("bizrelay-no-such-mailbox");
+  bool match = ConstantTimeEquals(Sha256(access_key), stored ? *stored : kDummy);
+  return stored && match;
+}
+
 void PersonalRelay::CheckAccess(pqxx::transaction_base& tx, const std::string& mailbox_id,
                                 const std::string& access_key) const {
-  static const std::string kDummy = Sha256("bizrelay-no-such-mailbox");
   std::optional<std::string> stored;
-  bool well_formed = true;
-  try {
-    CheckId("mailbox", mailbox_id);
-    stored = PersonalRepository::AccessHash(tx, mailbox_id);
-  } catch (const Error&) {
-    well_formed = false;
-  }
-  bool match = ConstantTimeEquals(Sha256(access_key), stored ? *stored : kDummy);
-  if (!well_formed || !stored || !match) throw MailboxNotFound();
+  if (IsWellFormedId(mailbox_id)) stored = PersonalRepository::AccessHash(tx, mailbox_id);
+  if (!AccessMatches(stored, access_key)) throw MailboxNotFound();
 }
 
 Bundle PersonalRelay::FetchBundle(pqxx::transaction_base& tx, const std::string& mailbox_id,
@@ -125,25 +138,62 @@ Bundle PersonalRelay::FetchBundle(pqxx::transaction_base& tx, const std::string&
   return *bundle;
 }
 
-void PersonalRelay::SendSealed(pqxx::transaction_base& tx, const std::string& mailbox_id,
-                               const std::string& access_key, const SendTokenInput& token,
-                               const std::string& ciphertext) const {
-  CheckEnvelope(ciphertext);
-  CheckToken(token);
-  CheckAccess(tx, mailbox_id, access_key);
-  std::chrono::milliseconds retry{0};
-  if (!sends_->TryAcquire(mailbox_id, &retry)) {
-    throw Error(ErrorCode::kResourceExhausted, "RATE_LIMITED",
-                "too many messages to this mailbox; retry later",
-                {{"retry_delay_ms", std::to_string(retry.count())}});
+std::vector<SendOutcome> PersonalRelay::SendSealed(pqxx::transaction_base& tx,
+                                                   const std::vector<SealedSend>& sends) const {
+  std::vector<SendOutcome> out(sends.size());
+  std::vector<std::string> ids;
+  for (const auto& s : sends) {
+    if (IsWellFormedId(s.mailbox_id)) ids.push_back(s.mailbox_id);
   }
-  if (PersonalRepository::Depth(tx, mailbox_id, options_.max_mailbox_depth) >=
-      options_.max_mailbox_depth) {
-    throw Error(ErrorCode::kResourceExhausted, "MAILBOX_FULL",
-                "the recipient's mailbox is full; retry later", {{"retry_delay_ms", "60000"}});
+  // Well-formed ids are PostgreSQL's own spelling of a uuid, so they match the keys returned.
+  auto hashes = PersonalRepository::LockMailboxes(tx, ids);
+  std::vector<NewEnvelope> accepted;
+  std::vector<size_t> accepted_index;
+  for (size_t i = 0; i < sends.size(); ++i) {
+    const SealedSend& s = sends[i];
+    const std::string& id = s.mailbox_id;
+    auto it = hashes.find(id);
+    std::optional<std::string> stored;
+    if (it != hashes.end()) stored = it->second;
+    if (!AccessMatches(stored, s.access_key)) {
+      out[i] = MailboxNotFound();
+      continue;
+    }
+    std::chrono::milliseconds retry{0};
+    if (!sends_->TryAcquire(id, &retry)) {
+      out[i] = Error(ErrorCode::kResourceExhausted, "RATE_LIMITED",
+                     "too many messages to this mailbox; retry later",
+                     {{"retry_delay_ms", std::to_string(retry.count())}});
+      continue;
+    }
+    accepted.push_back({id, Sha256(s.token.message), s.token.key_id, s.ciphertext});
+    accepted_index.push_back(i);
   }
-  Spend(tx, token);
-  PersonalRepository::StoreEnvelope(tx, mailbox_id, ciphertext, options_.envelope_ttl_days);
+  if (accepted.empty()) return out;
+  auto outcomes = PersonalRepository::PostEnvelopes(tx, accepted, options_.envelope_ttl_days,
+                                                    options_.max_mailbox_depth);
+  for (size_t k = 0; k < outcomes.size(); ++k) {
+    switch (outcomes[k]) {
+      case PostOutcome::kStored:
+        break;
+      case PostOutcome::kTokenSpent:
+        out[accepted_index[k]] = TokenSpent();
+        break;
+      case PostOutcome::kMailboxFull:
+        out[accepted_index[k]] =
+            Error(ErrorCode::kResourceExhausted, "MAILBOX_FULL",
+                  "the recipient's mailbox is full; retry later", {{"retry_delay_ms", "60000"}});
+        break;
+    }
+  }
+  return out;
+}
+
+void PersonalRelay::SendSealed(pqxx::transaction_base& tx, const SealedSend& send) const {
+  CheckEnvelope(send.ciphertext);
+  CheckToken(send.token);
+  auto outcome = SendSealed(tx, std::vector<SealedSend>{send});
+  if (outcome[0]) throw *outcome[0];
 }
 
 int PersonalRelay::Acknowledge(pqxx::transaction_base& tx, const std::string& mailbox_id,

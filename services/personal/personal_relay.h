@@ -1,10 +1,12 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "services/personal/personal_repository.h"
 #include "services/personal/send_token.h"
+#include "services/platform/error.h"
 #include "services/platform/rate_limiter.h"
 
 namespace bizrelay::personal {
@@ -25,6 +27,15 @@ struct PersonalOptions {
 struct SendTokenInput {
   std::string message, signature, key_id;
 };
+
+// One sealed send: to a mailbox, opened by the access key its owner handed out, paid with an
+// anonymous token.
+struct SealedSend {
+  std::string mailbox_id, access_key, ciphertext;
+  SendTokenInput token;
+};
+// What became of one send of a batch: nothing (stored) or why it was refused.
+using SendOutcome = std::optional<Error>;
 
 struct PublishedKeys {
   std::string identity_key, signed_prekey, signed_prekey_signature;
@@ -60,9 +71,14 @@ class PersonalRelay {
   int PrekeyCount(pqxx::transaction_base& tx, const std::string& mailbox_id) const;
   Bundle FetchBundle(pqxx::transaction_base& tx, const std::string& mailbox_id,
                      const std::string& access_key) const;
-  void SendSealed(pqxx::transaction_base& tx, const std::string& mailbox_id,
-                  const std::string& access_key, const SendTokenInput& token,
-                  const std::string& ciphertext) const;
+  // Stores a batch of sends (group commit) in the caller's transaction, one outcome per send
+  // in order. Each send is refused on its own (NOT_FOUND, RATE_LIMITED, MAILBOX_FULL,
+  // TOKEN_SPENT) without failing the others. Envelope and token are checked by the caller
+  // (CheckEnvelope, CheckToken) before the batch.
+  std::vector<SendOutcome> SendSealed(pqxx::transaction_base& tx,
+                                      const std::vector<SealedSend>& sends) const;
+  // One send: throws its refusal.
+  void SendSealed(pqxx::transaction_base& tx, const SealedSend& send) const;
   int Acknowledge(pqxx::transaction_base& tx, const std::string& mailbox_id, int64_t up_to) const;
 
   const PersonalOptions& options() const { return options_; }
@@ -72,6 +88,9 @@ class PersonalRelay {
   // dummy hash for unknown mailboxes.
   void CheckAccess(pqxx::transaction_base& tx, const std::string& mailbox_id,
                    const std::string& access_key) const;
+  // Whether `access_key` hashes to `stored` (nullopt: no such mailbox), in constant time.
+  static bool AccessMatches(const std::optional<std::string>& stored,
+                            const std::string& access_key);
   void Spend(pqxx::transaction_base& tx, const SendTokenInput& token) const;
 
   const PersonalOptions options_;

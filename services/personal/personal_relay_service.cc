@@ -3,6 +3,7 @@
 #include "services/platform/error.h"
 #include "services/rpc/bearer.h"
 #include "services/rpc/log_stream.h"
+#include "services/rpc/status.h"
 
 namespace bizrelay::personal {
 namespace {
@@ -14,6 +15,17 @@ Error NoSecret() {
 }
 
 }  // namespace
+
+std::unique_ptr<SealedBatcher> MakeSealedBatcher(store::DbPool* pool, const PersonalRelay* relay,
+                                                 int writers, size_t max_batch, size_t max_queue) {
+  auto write = [relay](pqxx::connection& conn, const std::vector<SealedSend>& sends) {
+    pqxx::work tx(conn);
+    auto outcomes = relay->SendSealed(tx, sends);
+    tx.commit();
+    return outcomes;
+  };
+  return std::make_unique<SealedBatcher>(pool, write, writers, max_batch, max_queue);
+}
 
 grpc::ServerUnaryReactor* PersonalRelayServiceImpl::AsOwner(
     grpc::CallbackServerContext* ctx,
@@ -99,20 +111,24 @@ grpc::ServerUnaryReactor* PersonalRelayServiceImpl::FetchBundle(
 grpc::ServerUnaryReactor* PersonalRelayServiceImpl::SendSealed(grpc::CallbackServerContext* ctx,
                                                                const v1::SendSealedRequest* request,
                                                                v1::SendSealedResponse*) {
-  SendTokenInput token = TokenOf(request->token());
-  // The request (with the ciphertext) outlives the call; no copy is needed until the worker.
-  return rpc::RunUnary(
-      ctx, env_,
-      [&] {
-        relay_->CheckEnvelope(request->ciphertext());
-        relay_->CheckToken(token);
+  auto* reactor = ctx->DefaultReactor();
+  SealedSend send{request->mailbox_id(), request->access_key(), request->ciphertext(),
+                  TokenOf(request->token())};
+  try {
+    relay_->CheckEnvelope(send.ciphertext);
+    relay_->CheckToken(send.token);
+  } catch (const Error& e) {
+    reactor->Finish(rpc::ToGrpcStatus(e));
+    return reactor;
+  }
+  batcher_->Submit(
+      std::move(send),
+      [reactor](const SendOutcome* outcome, const Error* error) {
+        if (error == nullptr && outcome->has_value()) error = &outcome->value();
+        reactor->Finish(error == nullptr ? grpc::Status::OK : rpc::ToGrpcStatus(*error));
       },
-      [this, token, request](pqxx::connection& conn) {
-        pqxx::work tx(conn);
-        relay_->SendSealed(tx, request->mailbox_id(), request->access_key(), token,
-                           request->ciphertext());
-        tx.commit();
-      });
+      rpc::CallDeadline(ctx, env_.call_timeout));
+  return reactor;
 }
 
 grpc::ServerWriteReactor<v1::StreamMailboxResponse>* PersonalRelayServiceImpl::StreamMailbox(

@@ -3,16 +3,25 @@
 #include "bizrelay/v1/personal_relay_service.grpc.pb.h"
 #include "services/personal/personal_relay.h"
 #include "services/rpc/unary.h"
+#include "services/store/group_commit.h"
 #include "services/store/notify_hub.h"
 
 namespace bizrelay::personal {
+
+// Group commit for sealed sends: every batch is one transaction of PersonalRelay::SendSealed.
+using SealedBatcher = store::GroupCommit<SealedSend, SendOutcome>;
+
+// `pool` and `relay` must outlive the batcher; its in-flight batches are the pool's workers.
+std::unique_ptr<SealedBatcher> MakeSealedBatcher(store::DbPool* pool, const PersonalRelay* relay,
+                                                 int writers, size_t max_batch, size_t max_queue);
 
 // gRPC glue for bizrelay.v1.PersonalRelayService. It logs nothing about calls: no mailbox,
 // no peer address, no token.
 class PersonalRelayServiceImpl final : public v1::PersonalRelayService::CallbackService {
  public:
-  PersonalRelayServiceImpl(rpc::RpcEnv env, const PersonalRelay* relay, store::NotifyHub* hub)
-      : env_(env), relay_(relay), hub_(hub) {}
+  PersonalRelayServiceImpl(rpc::RpcEnv env, const PersonalRelay* relay, SealedBatcher* batcher,
+                           store::NotifyHub* hub)
+      : env_(env), relay_(relay), batcher_(batcher), hub_(hub) {}
 
   grpc::ServerUnaryReactor* CreateMailbox(grpc::CallbackServerContext* ctx,
                                           const v1::CreateMailboxRequest* request,
@@ -49,6 +58,7 @@ class PersonalRelayServiceImpl final : public v1::PersonalRelayService::Callback
 
   const rpc::RpcEnv env_;
   const PersonalRelay* const relay_;
+  SealedBatcher* const batcher_;
   store::NotifyHub* const hub_;
 };
 

@@ -154,7 +154,7 @@ TEST_F(PersonalRelayTest, WrongAccessKeyLooksExactlyLikeAnUnknownMailbox) {
   auto message = [&](const std::string& id, const std::string& key) {
     try {
       pqxx::work tx(*conn_);
-      relay_.SendSealed(tx, id, key, MintToken(), "ciphertext");
+      relay_.SendSealed(tx, {id, key, "ciphertext", MintToken()});
     } catch (const Error& e) {
       return std::to_string(static_cast<int>(e.code())) + e.reason() + e.what();
     }
@@ -172,8 +172,8 @@ TEST_F(PersonalRelayTest, EnvelopesHoldOnlyMailboxOrderCiphertextAndExpiryDay) {
   auto box = NewMailbox(access);
   {
     pqxx::work tx(*conn_);
-    relay_.SendSealed(tx, box.mailbox_id, access, MintToken(), "opaque-1");
-    relay_.SendSealed(tx, box.mailbox_id, access, MintToken(), "opaque-2");
+    relay_.SendSealed(tx, {box.mailbox_id, access, "opaque-1", MintToken()});
+    relay_.SendSealed(tx, {box.mailbox_id, access, "opaque-2", MintToken()});
     tx.commit();
   }
   pqxx::nontransaction tx(*conn_);
@@ -200,28 +200,79 @@ TEST_F(PersonalRelayTest, LimitsOnSizeDepthAndRate) {
             "ENVELOPE_TOO_LARGE");
   for (int i = 0; i < 3; ++i) {
     pqxx::work tx(*conn_);
-    relay_.SendSealed(tx, box.mailbox_id, access, MintToken(), "x");
+    relay_.SendSealed(tx, {box.mailbox_id, access, "x", MintToken()});
     tx.commit();
   }
   SendTokenInput token = MintToken();
   EXPECT_EQ(ErrorReason([&] {
               pqxx::work tx(*conn_);
-              relay_.SendSealed(tx, box.mailbox_id, access, token, "x");
+              relay_.SendSealed(tx, {box.mailbox_id, access, "x", token});
             }),
             "MAILBOX_FULL");
   {
     // A refused send does not spend its token.
     pqxx::work tx(*conn_);
     EXPECT_EQ(relay_.Acknowledge(tx, box.mailbox_id, 2), 2);
-    relay_.SendSealed(tx, box.mailbox_id, access, token, "x");
+    relay_.SendSealed(tx, {box.mailbox_id, access, "x", token});
     tx.commit();
   }
   RateLimiter tight(1.0 / 60, 1);
   PersonalRelay slow(options_, &verifier_, &tight);
   pqxx::work tx(*conn_);
-  slow.SendSealed(tx, box.mailbox_id, access, MintToken(), "x");
-  EXPECT_EQ(ErrorReason([&] { slow.SendSealed(tx, box.mailbox_id, access, MintToken(), "x"); }),
+  slow.SendSealed(tx, {box.mailbox_id, access, "x", MintToken()});
+  EXPECT_EQ(ErrorReason([&] {
+              slow.SendSealed(tx, {box.mailbox_id, access, "x", MintToken()});
+            }),
             "RATE_LIMITED");
+}
+
+TEST_F(PersonalRelayTest, ABatchRefusesEachSendOnItsOwnAndKeepsItsOrder) {
+  std::string access_a = RandomBytes(32), access_b = RandomBytes(32);
+  auto a = NewMailbox(access_a);
+  auto b = NewMailbox(access_b);
+  SendTokenInput spent_before = MintToken();
+  {
+    pqxx::work tx(*conn_);
+    relay_.SendSealed(tx, {b.mailbox_id, access_b, "earlier", spent_before});
+    tx.commit();
+  }
+  SendTokenInput t1 = MintToken(), full = MintToken();
+  std::vector<SealedSend> batch = {
+      {a.mailbox_id, access_a, "a-1", t1},
+      {a.mailbox_id, RandomBytes(32), "wrong key", MintToken()},
+      {a.mailbox_id, access_a, "same token again", t1},
+      {b.mailbox_id, access_b, "b-1", MintToken()},
+      {a.mailbox_id, access_a, "a-2", MintToken()},
+      {b.mailbox_id, access_b, "spent before", spent_before},
+      {a.mailbox_id, access_a, "a-3", MintToken()},
+      {a.mailbox_id, access_a, "a-4 does not fit", full},
+      {"not-a-mailbox", access_a, "garbage id", MintToken()},
+  };
+  std::vector<SendOutcome> out;
+  {
+    pqxx::work tx(*conn_);
+    out = relay_.SendSealed(tx, batch);
+    tx.commit();
+  }
+  std::vector<std::string> reasons;
+  for (const auto& o : out) reasons.push_back(o ? o->reason() : "stored");
+  EXPECT_EQ(reasons,
+            (std::vector<std::string>{"stored", "NOT_FOUND", "TOKEN_SPENT", "stored", "stored",
+                                      "TOKEN_SPENT", "stored", "MAILBOX_FULL", "NOT_FOUND"}));
+  pqxx::work tx(*conn_);
+  std::vector<std::string> held_a;
+  int64_t last = 0;
+  for (const auto& e : PersonalRepository::Envelopes(tx, a.mailbox_id, 0, 10)) {
+    EXPECT_GT(e.seq, last);
+    last = e.seq;
+    held_a.push_back(e.ciphertext);
+  }
+  EXPECT_EQ(held_a, (std::vector<std::string>{"a-1", "a-2", "a-3"}));
+  EXPECT_EQ(PersonalRepository::Envelopes(tx, b.mailbox_id, 0, 10).size(), 2u);
+  // The refused send did not spend its token: it goes through once there is room.
+  EXPECT_EQ(relay_.Acknowledge(tx, a.mailbox_id, last), 3);
+  relay_.SendSealed(tx, {a.mailbox_id, access_a, "a-4", full});
+  EXPECT_EQ(PersonalRepository::Envelopes(tx, a.mailbox_id, 0, 10).at(0).seq, last + 1);
 }
 
 TEST_F(PersonalRelayTest, SweeperDropsExpiredEnvelopesAndTokensOfRetiredKeys) {
@@ -229,8 +280,8 @@ TEST_F(PersonalRelayTest, SweeperDropsExpiredEnvelopesAndTokensOfRetiredKeys) {
   auto box = NewMailbox(access);
   {
     pqxx::work tx(*conn_);
-    relay_.SendSealed(tx, box.mailbox_id, access, MintToken(), "old");
-    relay_.SendSealed(tx, box.mailbox_id, access, MintToken(), "new");
+    relay_.SendSealed(tx, {box.mailbox_id, access, "old", MintToken()});
+    relay_.SendSealed(tx, {box.mailbox_id, access, "new", MintToken()});
     tx.exec0("UPDATE personal.envelopes SET expires_day = current_date - 1 WHERE seq = 1");
     tx.commit();
   }

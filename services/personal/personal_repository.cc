@@ -1,5 +1,7 @@
 #include "services/personal/personal_repository.h"
 
+#include "services/store/sql_array.h"
+
 namespace bizrelay::personal {
 namespace {
 
@@ -32,16 +34,13 @@ constexpr const char* kTakePrekey =
 constexpr const char* kSpend =
     "INSERT INTO personal.spent_tokens (token_hash, key_id) VALUES ($1, $2) "
     "ON CONFLICT DO NOTHING";
-constexpr const char* kDepth =
-    "SELECT count(*) FROM (SELECT 1 FROM personal.envelopes WHERE mailbox_id = $1::uuid "
-    "LIMIT $2) s";
-constexpr const char* kNextSeq =
-    "UPDATE personal.mailboxes SET next_seq = next_seq + 1 WHERE mailbox_id = $1::uuid "
-    "RETURNING next_seq";
-constexpr const char* kStore =
-    "INSERT INTO personal.envelopes (mailbox_id, seq, ciphertext, expires_day) "
-    "VALUES ($1::uuid, $2, $3, current_date + $4::integer)";
-constexpr const char* kNotify = "SELECT pg_notify('bizrelay_personal', $1)";
+// Locks the mailboxes in id order, so that concurrent batches cannot deadlock.
+constexpr const char* kLockMailboxes =
+    "SELECT mailbox_id::text, access_key_hash FROM personal.mailboxes "
+    "WHERE mailbox_id = ANY ($1::uuid[]) ORDER BY mailbox_id FOR UPDATE";
+constexpr const char* kPostEnvelopes =
+    "SELECT item, outcome FROM personal.post_envelopes($1::uuid[], $2::bytea[], $3::text[], "
+    "  $4::bytea[], $5, $6)";
 constexpr const char* kEnvelopes =
     "SELECT seq, ciphertext FROM personal.envelopes "
     "WHERE mailbox_id = $1::uuid AND seq > $2 AND expires_day >= current_date "
@@ -124,15 +123,32 @@ bool PersonalRepository::SpendToken(pqxx::transaction_base& tx, const std::strin
   return tx.exec_params0(kSpend, pqxx::binarystring(token_hash), key_id).affected_rows() == 1;
 }
 
-int PersonalRepository::Depth(pqxx::transaction_base& tx, const std::string& mailbox_id, int cap) {
-  return tx.exec_params1(kDepth, mailbox_id, cap)[0].as<int>();
+std::map<std::string, std::string> PersonalRepository::LockMailboxes(
+    pqxx::transaction_base& tx, const std::vector<std::string>& mailbox_ids) {
+  std::map<std::string, std::string> out;
+  for (const auto& r : tx.exec_params(kLockMailboxes, store::SqlArray(mailbox_ids))) {
+    out.emplace(r[0].as<std::string>(), Bytes(r[1]));
+  }
+  return out;
 }
 
-void PersonalRepository::StoreEnvelope(pqxx::transaction_base& tx, const std::string& mailbox_id,
-                                       const std::string& ciphertext, int ttl_days) {
-  int64_t seq = tx.exec_params1(kNextSeq, mailbox_id)[0].as<int64_t>();
-  tx.exec_params0(kStore, mailbox_id, seq, pqxx::binarystring(ciphertext), ttl_days);
-  tx.exec_params(kNotify, mailbox_id);
+std::vector<PostOutcome> PersonalRepository::PostEnvelopes(pqxx::transaction_base& tx,
+                                                           const std::vector<NewEnvelope>& sends,
+                                                           int ttl_days, int max_depth) {
+  std::vector<std::string> mailboxes, tokens, keys, ciphertexts;
+  for (const auto& s : sends) {
+    mailboxes.push_back(s.mailbox_id);
+    tokens.push_back(s.token_hash);
+    keys.push_back(s.key_id);
+    ciphertexts.push_back(s.ciphertext);
+  }
+  std::vector<PostOutcome> out(sends.size(), PostOutcome::kTokenSpent);
+  for (const auto& r : tx.exec_params(kPostEnvelopes, store::SqlArray(mailboxes),
+                                      store::SqlByteaArray(tokens), store::SqlArray(keys),
+                                      store::SqlByteaArray(ciphertexts), ttl_days, max_depth)) {
+    out.at(r[0].as<size_t>() - 1) = static_cast<PostOutcome>(r[1].as<int>());
+  }
+  return out;
 }
 
 std::vector<Envelope> PersonalRepository::Envelopes(pqxx::transaction_base& tx,

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <pqxx/pqxx>
 #include <string>
@@ -20,6 +21,14 @@ struct Bundle {
   int64_t signed_prekey_id = 0;
   std::optional<Prekey> one_time_prekey;
 };
+
+// A sealed send to store: the recipient's mailbox, the hash and key id of the token it spends,
+// and its ciphertext.
+struct NewEnvelope {
+  std::string mailbox_id, token_hash, key_id, ciphertext;
+};
+// The outcome of one sealed send in a batch (personal.post_envelopes).
+enum class PostOutcome : int { kStored = 0, kTokenSpent = 1, kMailboxFull = 2 };
 
 struct Envelope {
   int64_t seq = 0;
@@ -53,10 +62,16 @@ class PersonalRepository {
   // Records a spent token; false if it was spent before.
   static bool SpendToken(pqxx::transaction_base& tx, const std::string& token_hash,
                          const std::string& key_id);
-  // Envelopes held for the mailbox, counting up to `cap`.
-  static int Depth(pqxx::transaction_base& tx, const std::string& mailbox_id, int cap);
-  static void StoreEnvelope(pqxx::transaction_base& tx, const std::string& mailbox_id,
-                            const std::string& ciphertext, int ttl_days);
+  // Locks the given mailboxes (in id order) and returns the access-key hash of each one that
+  // exists, by mailbox id. Every id must be a well-formed uuid.
+  static std::map<std::string, std::string> LockMailboxes(
+      pqxx::transaction_base& tx, const std::vector<std::string>& mailbox_ids);
+  // Stores a batch of sealed sends to mailboxes locked by LockMailboxes: spends each token and
+  // appends each envelope, unless its token was spent before or its mailbox is full; one
+  // outcome per send, in order. Wakes the readers of the mailboxes.
+  static std::vector<PostOutcome> PostEnvelopes(pqxx::transaction_base& tx,
+                                                const std::vector<NewEnvelope>& sends, int ttl_days,
+                                                int max_depth);
   static std::vector<Envelope> Envelopes(pqxx::transaction_base& tx, const std::string& mailbox_id,
                                          int64_t after, int limit);
   static int DeleteUpTo(pqxx::transaction_base& tx, const std::string& mailbox_id, int64_t up_to);

@@ -17,6 +17,10 @@ namespace bizrelay::store {
 // batch commits the next one fills, so throughput grows with load while each write still
 // completes only after its own commit.
 //
+// Writes are split into `shards` by `shard_of` (for example by the row a write must lock), and
+// each shard has at most one batch in flight: concurrent batches then touch disjoint rows and
+// never wait for each other's locks. Writes of one shard are stored in submission order.
+//
 // `write` gets the items of a batch and returns one result per item, in order; it runs on a
 // pool worker and may be run again for the same batch if the connection broke (DbPool's
 // retry). `done` runs exactly once per item, on a pool worker: with its result, or with the
@@ -27,30 +31,35 @@ class GroupCommit {
   using Done = std::function<void(const Result* result, const Error* error)>;
   using Write =
       std::function<std::vector<Result>(pqxx::connection& conn, const std::vector<Item>& items)>;
+  using ShardOf = std::function<size_t(const Item& item)>;
 
-  // `pool` must outlive this; `max_in_flight` bounds the batches running at once (at most the
-  // pool's workers), `max_queue` the writes waiting.
-  GroupCommit(DbPool* pool, Write write, int max_in_flight, size_t max_batch, size_t max_queue)
+  // `pool` must outlive this and have at least `shards` workers; `max_queue` bounds the writes
+  // waiting.
+  GroupCommit(DbPool* pool, Write write, ShardOf shard_of, int shards, size_t max_batch,
+              size_t max_queue)
       : pool_(pool),
         write_(std::move(write)),
-        max_in_flight_(max_in_flight),
+        shard_of_(std::move(shard_of)),
         max_batch_(max_batch),
-        max_queue_(max_queue) {}
+        max_queue_(max_queue),
+        shards_(static_cast<size_t>(std::max(1, shards))) {}
 
   void Submit(Item item, Done done, DbPool::Clock::time_point deadline) {
-    std::vector<std::shared_ptr<Batch>> ready;
+    size_t shard = shard_of_(item) % shards_.size();
+    std::shared_ptr<Batch> ready;
     {
       std::lock_guard lock(mu_);
-      if (queue_.size() >= max_queue_) {
+      if (queued_ >= max_queue_) {
         Error busy(ErrorCode::kResourceExhausted, "SERVER_BUSY", "too many writes waiting",
                    {{"retry_delay_ms", "100"}});
         done(nullptr, &busy);
         return;
       }
-      queue_.push_back({std::move(item), std::move(done), deadline});
-      ready = TakeBatchesLocked();
+      shards_[shard].queue.push_back({std::move(item), std::move(done), deadline});
+      ++queued_;
+      ready = TakeBatchLocked(shard);
     }
-    Launch(std::move(ready));
+    if (ready) Launch(shard, std::move(ready));
   }
 
  private:
@@ -60,42 +69,43 @@ class GroupCommit {
     DbPool::Clock::time_point deadline;
   };
   using Batch = std::vector<Pending>;
+  struct Shard {
+    std::deque<Pending> queue;
+    bool busy = false;  // a batch of this shard is in flight
+  };
 
-  // Takes the batches that may start now; the caller launches them without holding mu_.
-  std::vector<std::shared_ptr<Batch>> TakeBatchesLocked() {
-    std::vector<std::shared_ptr<Batch>> out;
-    while (in_flight_ < max_in_flight_ && !queue_.empty()) {
-      auto batch = std::make_shared<Batch>();
-      size_t n = std::min(max_batch_, queue_.size());
-      batch->reserve(n);
-      for (size_t i = 0; i < n; ++i) {
-        batch->push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-      ++in_flight_;
-      out.push_back(std::move(batch));
+  // The next batch of `shard` if it may start now; the caller launches it without holding mu_.
+  std::shared_ptr<Batch> TakeBatchLocked(size_t shard) {
+    Shard& s = shards_[shard];
+    if (s.busy || s.queue.empty()) return nullptr;
+    auto batch = std::make_shared<Batch>();
+    size_t n = std::min(max_batch_, s.queue.size());
+    batch->reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      batch->push_back(std::move(s.queue.front()));
+      s.queue.pop_front();
     }
-    return out;
+    queued_ -= n;
+    s.busy = true;
+    return batch;
   }
 
-  void Launch(std::vector<std::shared_ptr<Batch>> batches) {
-    for (auto& batch : batches) {
-      // The batch's deadline is its most patient write's; writes already past theirs are
-      // refused before the transaction.
-      auto deadline = DbPool::Clock::time_point::min();
-      for (const auto& p : *batch) deadline = std::max(deadline, p.deadline);
-      pool_->Submit([this, batch](pqxx::connection& conn) { Run(conn, *batch); },
-                    [this, batch](const Error& e) {
-                      for (auto& p : *batch) {
-                        if (p.done) p.done(nullptr, &e);
-                      }
-                      BatchFinished();
-                    },
-                    deadline);
-    }
+  void Launch(size_t shard, std::shared_ptr<Batch> batch) {
+    // The batch's deadline is its most patient write's; writes already past theirs are
+    // refused before the transaction.
+    auto deadline = DbPool::Clock::time_point::min();
+    for (const auto& p : *batch) deadline = std::max(deadline, p.deadline);
+    pool_->Submit([this, shard, batch](pqxx::connection& conn) { Run(conn, shard, *batch); },
+                  [this, shard, batch](const Error& e) {
+                    for (auto& p : *batch) {
+                      if (p.done) p.done(nullptr, &e);
+                    }
+                    BatchFinished(shard);
+                  },
+                  deadline);
   }
 
-  void Run(pqxx::connection& conn, Batch& batch) {
+  void Run(pqxx::connection& conn, size_t shard, Batch& batch) {
     std::vector<Item> items;
     std::vector<Pending*> live;
     auto now = DbPool::Clock::now();
@@ -117,27 +127,27 @@ class GroupCommit {
       live[i]->done(&results[i], nullptr);
       live[i]->done = nullptr;
     }
-    BatchFinished();
+    BatchFinished(shard);
   }
 
-  void BatchFinished() {
-    std::vector<std::shared_ptr<Batch>> ready;
+  void BatchFinished(size_t shard) {
+    std::shared_ptr<Batch> ready;
     {
       std::lock_guard lock(mu_);
-      --in_flight_;
-      ready = TakeBatchesLocked();
+      shards_[shard].busy = false;
+      ready = TakeBatchLocked(shard);
     }
-    Launch(std::move(ready));
+    if (ready) Launch(shard, std::move(ready));
   }
 
   DbPool* const pool_;
   const Write write_;
-  const int max_in_flight_;
+  const ShardOf shard_of_;
   const size_t max_batch_;
   const size_t max_queue_;
   std::mutex mu_;
-  std::deque<Pending> queue_;  // guarded by mu_
-  int in_flight_ = 0;          // guarded by mu_
+  std::vector<Shard> shards_;  // guarded by mu_ (the vector's size is fixed)
+  size_t queued_ = 0;          // guarded by mu_
 };
 
 }  // namespace bizrelay::store

@@ -519,7 +519,8 @@ MessageRow HostingRepository::InsertMessage(pqxx::transaction_base& tx, const Co
 std::vector<PostResult> HostingRepository::PostUserMessages(pqxx::transaction_base& tx,
                                                             const std::vector<PostItem>& items,
                                                             KeyRing& keys,
-                                                            int64_t default_lifetime) {
+                                                            int64_t default_lifetime,
+                                                            Bodies body_mode) {
   std::vector<PostResult> results(items.size());
   std::vector<std::string> tokens, businesses;
   for (const auto& item : items) {
@@ -563,7 +564,6 @@ std::vector<PostResult> HostingRepository::PostUserMessages(pqxx::transaction_ba
   std::vector<std::string> convs, bizs, ids, idem, bodies, hashes;
   for (size_t idx : found) {
     const PostItem& item = items[idx];
-    auto data_key = keys.DataKey(tx, item.business_id, /*create=*/true);
     std::string id = NewMessageId();
     results[idx].message = MessageRow{.message_id = id,
                                       .conversation_id = conversations[idx],
@@ -578,8 +578,13 @@ std::vector<PostResult> HostingRepository::PostUserMessages(pqxx::transaction_ba
     bizs.push_back(item.business_id);
     ids.push_back(id);
     idem.push_back(item.idempotency_key);
-    bodies.push_back(
-        ToHex(KeyRing::SealBody(*data_key, item.business_id, conversations[idx], id, item.text)));
+    if (body_mode == Bodies::kSealed) {
+      auto data_key = keys.DataKey(tx, item.business_id, /*create=*/true);
+      bodies.push_back(
+          ToHex(KeyRing::SealBody(*data_key, item.business_id, conversations[idx], id, item.text)));
+    } else {
+      bodies.push_back(ToHex(item.text));
+    }
     hashes.push_back(ToHex(item.request_hash));
   }
   auto rows = tx.exec_params(kPostUserMessages, store::SqlArray(convs), store::SqlArray(bizs),

@@ -181,10 +181,14 @@ class HostingRepository {
                                   const std::string& request_hash, const std::string& data_key,
                                   int64_t default_lifetime);
   // Group commit of user messages: authenticates, seals with each business's data key and
-  // stores the batch (two statements in the caller's transaction).
+  // stores the batch (two statements in the caller's transaction). kUnsealedBenchmarkBaseline
+  // stores bodies as given: only bizrelay-bench uses it, to measure what sealing costs, on a
+  // database of its own (such bodies cannot be read back).
+  enum class Bodies { kSealed, kUnsealedBenchmarkBaseline };
   static std::vector<PostResult> PostUserMessages(pqxx::transaction_base& tx,
                                                   const std::vector<PostItem>& items, KeyRing& keys,
-                                                  int64_t default_lifetime);
+                                                  int64_t default_lifetime,
+                                                  Bodies bodies = Bodies::kSealed);
 
   static void UpsertTemplate(pqxx::transaction_base& tx, const std::string& business_id,
                              const TemplateRow& t);

@@ -853,7 +853,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--sweep-interval-ms", o.sweep_interval_ms,
-                 "sweep: sweep interval of the server with the sweeper role")
+                 "sweep: interval of the sweeper running beside ingest")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--personal-users", o.personal_users, "personal: users that get send tokens")

@@ -15,7 +15,7 @@ struct SweepOptions {
   std::vector<std::string> server_args;  // the user's --server-arg values
   int rows = 100000;                     // messages per deletion set
   int batch = 2000;                      // rows per sweeper transaction
-  int interval_ms = 100;                 // sweep interval of the server with the sweeper role
+  int interval_ms = 100;                 // sweep interval of the sweeper running beside ingest
   int64_t lifetime_seconds = 1;
   int64_t max_lifetime_seconds = 315360000;  // bizrelayd's default retention.max_seconds
   int businesses = 16;
@@ -30,8 +30,7 @@ struct SweepOptions {
 };
 
 struct SweepResult {
-  std::vector<std::string> argv_without;  // the server without the sweeper role
-  std::vector<std::string> argv_with;     // the server with it
+  std::vector<std::string> argv;  // the server (without the sweeper role)
   // (a) deletion speed over `rows` expired messages each.
   double fill_msgs_per_second = 0;
   int64_t sweeper_rows = 0;
@@ -52,8 +51,8 @@ struct SweepResult {
   std::vector<std::string> warnings;
 };
 
-// Starts two bizrelayd of its own (one without the sweeper role, one with it and a short
-// interval), both allowing 1-second lifetimes, and measures (a) then (b); see README.md.
+// Starts a bizrelayd of its own without the sweeper role, allowing 1-second lifetimes, and
+// measures (a) then (b) on it; see README.md.
 SweepResult RunSweepPhase(const SweepOptions& o);
 nlohmann::json ToJson(const SweepResult& r);
 

@@ -87,9 +87,9 @@ IngestResult RunIngestPhase(const IngestOptions& o) {
                            .request_hash = Sha256(users[i].business_id + text)};
     senders[business % senders.size()].push_back(std::move(item));
   }
-  hosting::KeyRing keys(
-      hosting::MasterKey::FromHex(ReadTrimmed((server.log_path().parent_path() / "master.key").string())),
-      {});
+  hosting::KeyRing keys(hosting::MasterKey::FromHex(
+                            ReadTrimmed((server.log_path().parent_path() / "master.key").string())),
+                        {});
   const std::string conninfo = server.ConnInfo() + " user=bizrelay_hosting";
   const std::string prefix = "ingest-" + ToHex(RandomBytes(4));
   Ingest(o, conninfo, keys, senders, Bodies::kSealed, prefix + "-warm", o.warmup_seconds);

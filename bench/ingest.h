@@ -15,8 +15,8 @@ struct IngestOptions {
   std::vector<std::string> server_args;  // the user's --server-arg values
   int businesses = 16;
   int users = 256;
-  int writers = 2;   // connections writing at once, each its own businesses (as bizrelayd's)
-  int batch = 128;   // messages per transaction
+  int writers = 2;  // connections writing at once, each its own businesses (as bizrelayd's)
+  int batch = 128;  // messages per transaction
   size_t text_bytes = 100;
   double warmup_seconds = 2;
   double seconds = 5;

@@ -174,12 +174,12 @@ SweepResult RunSweepPhase(const SweepOptions& o) {
       hosting::Sweeper::SweepOnce(hosting_conninfo, o.batch, o.max_lifetime_seconds);
       std::unique_ptr<hosting::Sweeper> sweeper;
       if (sweeping) {
-        sweeper = std::make_unique<hosting::Sweeper>(
-            hosting_conninfo, milliseconds(o.interval_ms), o.batch, o.max_lifetime_seconds);
+        sweeper = std::make_unique<hosting::Sweeper>(hosting_conninfo, milliseconds(o.interval_ms),
+                                                     o.batch, o.max_lifetime_seconds);
         sweeper->Start();
       }
-      auto slots = SendSlots(a, o, prefix + "-b" + std::to_string(run) + (sweeping ? "s" : "n"),
-                             &ok);
+      auto slots =
+          SendSlots(a, o, prefix + "-b" + std::to_string(run) + (sweeping ? "s" : "n"), &ok);
       auto r = RunClosedLoop(slots, warmup, measure, a.cpu.get());
       if (sweeper) {
         sweeper->Stop();

@@ -518,8 +518,7 @@ MessageRow HostingRepository::InsertMessage(pqxx::transaction_base& tx, const Co
 
 std::vector<PostResult> HostingRepository::PostUserMessages(pqxx::transaction_base& tx,
                                                             const std::vector<PostItem>& items,
-                                                            KeyRing& keys,
-                                                            int64_t default_lifetime,
+                                                            KeyRing& keys, int64_t default_lifetime,
                                                             Bodies body_mode) {
   std::vector<PostResult> results(items.size());
   std::vector<std::string> tokens, businesses;

@@ -40,6 +40,7 @@
 #include "bizrelay/v1/user_chat_service.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "services/platform/token.h"
+#include "services/rpc/process.h"
 
 namespace bizrelay::bench {
 namespace {
@@ -784,6 +785,7 @@ int Run(Options o) {
 }  // namespace bizrelay::bench
 
 int main(int argc, char** argv) {
+  bizrelay::rpc::SetUpGrpcProcess();
   bizrelay::bench::Options o;
   CLI::App app{
       "bizrelay-bench: durable messages per second through bizrelayd (UserChatService."

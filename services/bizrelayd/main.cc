@@ -5,6 +5,7 @@
 #include "services/bizrelayd/config.h"
 #include "services/bizrelayd/daemon.h"
 #include "services/platform/log.h"
+#include "services/rpc/process.h"
 
 int main(int argc, char** argv) {
   using bizrelay::daemon::LoadResult;
@@ -19,6 +20,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   bizrelay::SetUpLogging(loaded.config.log_level);
+  bizrelay::rpc::SetUpGrpcProcess();
 
   // Signals are taken synchronously by this thread only; every other thread inherits the mask.
   sigset_t signals;

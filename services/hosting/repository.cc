@@ -172,13 +172,9 @@ constexpr const char* kMessages =
     "WHERE m.conversation_id = $1::uuid AND m.seq > $2 AND " LIVE_MESSAGE
     " ORDER BY m.seq LIMIT $3";
 
-constexpr const char* kTouchSenders =
-    "UPDATE core.users u SET last_active_day = current_date FROM core.credentials c "
-    "WHERE c.token_hash IN (SELECT decode(h, 'hex') FROM unnest($1::text[]) h) "
-    "  AND c.kind = 1 AND u.user_id = c.principal_id AND u.last_active_day <> current_date";
 constexpr const char* kPrepareUserSends =
     "SELECT idx, outcome, coalesce(conversation_id::text, ''), required_policy "
-    "FROM hosting.prepare_user_sends($1::text[], $2::uuid[])";
+    "FROM hosting.prepare_user_sends($1::bytea[], $2::uuid[])";
 constexpr const char* kPostUserMessages =
     "SELECT idx, outcome, coalesce(message_id::text, ''), coalesce(status, 1), "
     "  coalesce(" MICROS("created_at") ", 0) "
@@ -523,15 +519,14 @@ std::vector<PostResult> HostingRepository::PostUserMessages(pqxx::transaction_ba
   std::vector<PostResult> results(items.size());
   std::vector<std::string> tokens, businesses;
   for (const auto& item : items) {
-    tokens.push_back(ToHex(item.token_hash));
+    tokens.push_back(item.token_hash);
     businesses.push_back(item.business_id);
   }
-  tx.exec_params0(kTouchSenders, store::SqlArray(tokens));
   // Step 1: who sends, to which conversation (locks taken in a deadlock-free order).
   std::vector<size_t> found;
   std::vector<std::string> conversations(items.size());
-  for (const auto& r :
-       tx.exec_params(kPrepareUserSends, store::SqlArray(tokens), store::SqlArray(businesses))) {
+  for (const auto& r : tx.exec_params(kPrepareUserSends, store::SqlByteaArray(tokens),
+                                      store::SqlArray(businesses))) {
     size_t idx = r[0].as<size_t>();
     results.at(idx).outcome = static_cast<PostOutcome>(r[1].as<int>());
     if (!r[3].is_null()) results[idx].required_policy = r[3].as<std::string>();

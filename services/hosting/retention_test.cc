@@ -193,6 +193,33 @@ TEST_F(RetentionTest, SeveralSweepersDeleteEveryExpiredRowOnce) {
   EXPECT_EQ(report.lag_seconds, 0);
 }
 
+// Messages and events carry no foreign keys (writers insert them only for rows they hold);
+// deleting a business must still take everything of its chats with it, and nothing else.
+TEST_F(RetentionTest, DeletingABusinessTakesItsChatsMessagesAndEventsAlong) {
+  std::string other = NewBusiness("Other");
+  std::string other_conv = Start(other);
+  for (int i = 0; i < 3; ++i) Send("to toko " + std::to_string(i));
+  Send("to other", other);
+  auto count_of = [&](const std::string& conv) {
+    pqxx::read_transaction tx(conn_);
+    auto r = tx.exec_params1(
+        "SELECT (SELECT count(*) FROM hosting.messages WHERE conversation_id = $1::uuid), "
+        "(SELECT count(*) FROM hosting.events WHERE conversation_id = $1::uuid)",
+        conv);
+    return std::make_tuple(r[0].as<int>(), r[1].as<int>());
+  };
+  EXPECT_EQ(count_of(conv_), std::make_tuple(3, 4));  // 3 messages; 3 events + chat started
+  {
+    pqxx::work tx(conn_);
+    tx.exec_params0("DELETE FROM core.businesses WHERE business_id = $1::uuid", biz_);
+    tx.commit();
+  }
+  EXPECT_EQ(count_of(conv_), std::make_tuple(0, 0));
+  EXPECT_EQ(Rows("SELECT count(*) FROM hosting.conversations"), 1);
+  EXPECT_EQ(count_of(other_conv), std::make_tuple(1, 2));
+  EXPECT_EQ(History(other_conv, other), (std::vector<std::string>{"to other"}));
+}
+
 TEST_F(RetentionTest, BodiesAreSealedAndBoundToTheirRow) {
   std::string a = Send("rahasia dagang");
   std::string b = Send("lainnya");

@@ -14,8 +14,8 @@ std::unique_ptr<SendBatcher> MakeSendBatcher(store::DbPool* pool, KeyRing* keys,
   };
   // A batch locks the event-log heads of its businesses: batches of different writers take
   // disjoint businesses, so they never wait for each other.
-  auto shard_of = [](const PostItem& item) { return std::hash<std::string>{}(item.business_id); };
-  return std::make_unique<SendBatcher>(pool, write, shard_of, writers, max_batch, max_queue);
+  auto key_of = [](const PostItem& item) { return item.business_id; };
+  return std::make_unique<SendBatcher>(pool, write, key_of, writers, max_batch, max_queue);
 }
 
 }  // namespace bizrelay::hosting

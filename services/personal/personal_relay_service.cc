@@ -26,8 +26,8 @@ std::unique_ptr<SealedBatcher> MakeSealedBatcher(store::DbPool* pool, const Pers
   };
   // A batch locks its mailboxes: batches of different writers take disjoint mailboxes, so they
   // never wait for each other.
-  auto shard_of = [](const SealedSend& s) { return std::hash<std::string>{}(s.mailbox_id); };
-  return std::make_unique<SealedBatcher>(pool, write, shard_of, writers, max_batch, max_queue);
+  auto key_of = [](const SealedSend& s) { return s.mailbox_id; };
+  return std::make_unique<SealedBatcher>(pool, write, key_of, writers, max_batch, max_queue);
 }
 
 grpc::ServerUnaryReactor* PersonalRelayServiceImpl::AsOwner(

@@ -5,10 +5,12 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "services/platform/error.h"
 #include "services/store/db_pool.h"
+#include "services/store/shard_balancer.h"
 
 namespace bizrelay::store {
 
@@ -17,9 +19,11 @@ namespace bizrelay::store {
 // batch commits the next one fills, so throughput grows with load while each write still
 // completes only after its own commit.
 //
-// Writes are split into `shards` by `shard_of` (for example by the row a write must lock), and
-// each shard has at most one batch in flight: concurrent batches then touch disjoint rows and
-// never wait for each other's locks. Writes of one shard are stored in submission order.
+// Writes are split into `shards` by `key_of` (the row a write must lock, for example its
+// business): a key's pending writes are all in one shard, and keys are placed so that the
+// shards carry even loads (ShardBalancer). Each shard has at most one batch in flight:
+// concurrent batches then touch disjoint rows and never wait for each other's locks. Writes of
+// one shard are // stored in submission order.
 //
 // `write` gets the items of a batch and returns one result per item, in order; it runs on a
 // pool worker and may be run again for the same batch if the connection broke (DbPool's
@@ -31,22 +35,24 @@ class GroupCommit {
   using Done = std::function<void(const Result* result, const Error* error)>;
   using Write =
       std::function<std::vector<Result>(pqxx::connection& conn, const std::vector<Item>& items)>;
-  using ShardOf = std::function<size_t(const Item& item)>;
+  using KeyOf = std::function<std::string(const Item& item)>;
 
   // `pool` must outlive this and have at least `shards` workers; `max_queue` bounds the writes
   // waiting.
-  GroupCommit(DbPool* pool, Write write, ShardOf shard_of, int shards, size_t max_batch,
+  GroupCommit(DbPool* pool, Write write, KeyOf key_of, int shards, size_t max_batch,
               size_t max_queue)
       : pool_(pool),
         write_(std::move(write)),
-        shard_of_(std::move(shard_of)),
+        key_of_(std::move(key_of)),
         max_batch_(max_batch),
         max_queue_(max_queue),
-        shards_(static_cast<size_t>(std::max(1, shards))) {}
+        shards_(static_cast<size_t>(std::max(1, shards))),
+        balancer_(shards_.size()) {}
 
   void Submit(Item item, Done done, DbPool::Clock::time_point deadline) {
-    size_t shard = shard_of_(item) % shards_.size();
+    std::string key = key_of_(item);
     std::shared_ptr<Batch> ready;
+    size_t shard = 0;
     {
       std::lock_guard lock(mu_);
       if (queued_ >= max_queue_) {
@@ -55,7 +61,8 @@ class GroupCommit {
         done(nullptr, &busy);
         return;
       }
-      shards_[shard].queue.push_back({std::move(item), std::move(done), deadline});
+      shard = balancer_.Acquire(key);
+      shards_[shard].queue.push_back({std::move(item), std::move(key), std::move(done), deadline});
       ++queued_;
       ready = TakeBatchLocked(shard);
     }
@@ -65,6 +72,7 @@ class GroupCommit {
  private:
   struct Pending {
     Item item;
+    std::string key;
     Done done;
     DbPool::Clock::time_point deadline;
   };
@@ -100,7 +108,7 @@ class GroupCommit {
                     for (auto& p : *batch) {
                       if (p.done) p.done(nullptr, &e);
                     }
-                    BatchFinished(shard);
+                    BatchFinished(shard, *batch);
                   },
                   deadline);
   }
@@ -127,13 +135,14 @@ class GroupCommit {
       live[i]->done(&results[i], nullptr);
       live[i]->done = nullptr;
     }
-    BatchFinished(shard);
+    BatchFinished(shard, batch);
   }
 
-  void BatchFinished(size_t shard) {
+  void BatchFinished(size_t shard, const Batch& finished) {
     std::shared_ptr<Batch> ready;
     {
       std::lock_guard lock(mu_);
+      for (const auto& p : finished) balancer_.Release(p.key);
       shards_[shard].busy = false;
       ready = TakeBatchLocked(shard);
     }
@@ -142,11 +151,12 @@ class GroupCommit {
 
   DbPool* const pool_;
   const Write write_;
-  const ShardOf shard_of_;
+  const KeyOf key_of_;
   const size_t max_batch_;
   const size_t max_queue_;
   std::mutex mu_;
   std::vector<Shard> shards_;  // guarded by mu_ (the vector's size is fixed)
+  ShardBalancer balancer_;     // guarded by mu_
   size_t queued_ = 0;          // guarded by mu_
 };
 

@@ -132,7 +132,7 @@ fresh AS (
     ON conv.conversation_id = items.c AND conv.state = 1
   WHERE NOT EXISTS (SELECT 1 FROM earlier e WHERE e.idx = items.idx)
 ),
-lifetimes AS (
+lifetimes AS MATERIALIZED (
   SELECT k.b, k.label, hosting.lifetime_seconds(k.b, k.label, p_default_lifetime) AS lifetime
   FROM (SELECT DISTINCT b, label FROM fresh) k
 ),

@@ -126,6 +126,32 @@ TEST_F(ChatsTest, RetriesWithTheSameKeyStoreNothingNew) {
   EXPECT_EQ(tx.exec1("SELECT count(*) FROM hosting.events WHERE kind = 1")[0].as<int>(), 1);
 }
 
+TEST_F(ChatsTest, SendingRecordsTheSendersDayOfActivity) {
+  auto biz = NewBusiness();
+  auto active = NewUser("Siti");
+  auto idle = NewUser("Budi");
+  Start(active, biz);
+  Start(idle, biz);
+  auto day_of = [&](const User& u) {
+    pqxx::read_transaction tx(conn_);
+    return tx
+        .exec_params1(
+            "SELECT (current_date - last_active_day) FROM core.users "
+            "WHERE user_id = $1::uuid",
+            u.id)[0]
+        .as<int>();
+  };
+  {
+    pqxx::work tx(conn_);
+    tx.exec0("UPDATE core.users SET last_active_day = current_date - 3");
+    tx.commit();
+  }
+  auto r = Post({Item(active, biz, "hi", "k1"), Item(active, biz, "again", "k2")});
+  ASSERT_EQ(r[1].outcome, PostOutcome::kStored);
+  EXPECT_EQ(day_of(active), 0);
+  EXPECT_EQ(day_of(idle), 3);
+}
+
 TEST_F(ChatsTest, RevokedTokenAndDisabledBusinessAreRefusedInsideTheBatch) {
   auto biz = NewBusiness();
   auto u = NewUser();

@@ -172,8 +172,16 @@ constexpr const char* kMessages =
     "WHERE m.conversation_id = $1::uuid AND m.seq > $2 AND " LIVE_MESSAGE
     " ORDER BY m.seq LIMIT $3";
 
+// Records the senders' day of activity; their rows are locked in user order, so concurrent
+// batches cannot deadlock on them.
+constexpr const char* kTouchSenders =
+    "UPDATE core.users u SET last_active_day = current_date WHERE u.user_id IN ("
+    "  SELECT x.user_id FROM core.users x JOIN core.credentials cr ON cr.principal_id = x.user_id "
+    "  WHERE cr.token_hash = ANY ($1::bytea[]) AND cr.kind = 1 AND cr.revoked_at IS NULL "
+    "    AND x.last_active_day <> current_date "
+    "  ORDER BY x.user_id FOR UPDATE OF x)";
 constexpr const char* kPrepareUserSends =
-    "SELECT idx, outcome, coalesce(conversation_id::text, ''), required_policy "
+    "SELECT idx, outcome, coalesce(conversation_id::text, ''), required_policy, stale_day "
     "FROM hosting.prepare_user_sends($1::bytea[], $2::uuid[])";
 constexpr const char* kPostUserMessages =
     "SELECT idx, outcome, coalesce(message_id::text, ''), coalesce(status, 1), "
@@ -522,19 +530,22 @@ std::vector<PostResult> HostingRepository::PostUserMessages(pqxx::transaction_ba
     tokens.push_back(item.token_hash);
     businesses.push_back(item.business_id);
   }
-  // Step 1: who sends, to which conversation (locks taken in a deadlock-free order).
+  // Step 1: who sends, to which conversation.
   std::vector<size_t> found;
   std::vector<std::string> conversations(items.size());
+  std::vector<std::string> stale_days;
   for (const auto& r : tx.exec_params(kPrepareUserSends, store::SqlByteaArray(tokens),
                                       store::SqlArray(businesses))) {
     size_t idx = r[0].as<size_t>();
     results.at(idx).outcome = static_cast<PostOutcome>(r[1].as<int>());
     if (!r[3].is_null()) results[idx].required_policy = r[3].as<std::string>();
+    if (r[4].as<bool>()) stale_days.push_back(items[idx].token_hash);
     if (results[idx].outcome == PostOutcome::kStored) {
       conversations[idx] = r[2].as<std::string>();
       found.push_back(idx);
     }
   }
+  if (!stale_days.empty()) tx.exec_params0(kTouchSenders, store::SqlByteaArray(stale_days));
   if (found.empty()) return results;
   // Positions and sequence numbers follow the order in which sends were submitted.
   std::sort(found.begin(), found.end());

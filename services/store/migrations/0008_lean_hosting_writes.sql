@@ -42,14 +42,16 @@ CREATE TRIGGER conversations_take_their_rows AFTER DELETE ON hosting.conversatio
   FOR EACH STATEMENT EXECUTE FUNCTION hosting.drop_rows_of_gone_conversations();
 
 -- Group commit, step 1 (replacing the earlier version): for each item (token hash, business),
--- who sends and to which conversation; also records the senders' day of activity. outcome: 0
--- found, 2 unauthenticated, 3 business unknown or disabled, 4 chat not started, 7 limited mode
--- (required_policy names the version to accept). The overdue policy version is looked up once
--- for the batch.
+-- who sends and to which conversation. outcome: 0 found, 2 unauthenticated, 3 business unknown
+-- or disabled, 4 chat not started, 7 limited mode (required_policy names the version to
+-- accept). stale_day: the sender's day of activity is not today yet (the caller records it,
+-- which is rarely needed, so most batches skip that statement). The overdue policy version is
+-- looked up once for the batch.
 DROP FUNCTION hosting.prepare_user_sends(text[], uuid[]);
 CREATE FUNCTION hosting.prepare_user_sends(p_token_hash bytea[], p_business uuid[])
-RETURNS TABLE (idx integer, outcome smallint, conversation_id uuid, required_policy text)
-LANGUAGE plpgsql
+RETURNS TABLE (idx integer, outcome smallint, conversation_id uuid, required_policy text,
+               stale_day boolean)
+LANGUAGE plpgsql STABLE
 -- Plan each batch for its real sizes: a plan cached while the tables were small would keep
 -- scanning them whole once they have grown.
 SET plan_cache_mode = force_custom_plan
@@ -61,14 +63,6 @@ DECLARE
 BEGIN
   SELECT v.version, v.seq INTO v_due_version, v_due_seq FROM core.policy_versions v
     WHERE v.accept_by <= now() ORDER BY v.seq DESC LIMIT 1;
-  -- Once a day per sender; the rows are locked in user order, so concurrent batches cannot
-  -- deadlock on them.
-  UPDATE core.users u SET last_active_day = current_date
-  WHERE u.user_id IN (
-    SELECT x.user_id FROM core.users x JOIN core.credentials cr ON cr.principal_id = x.user_id
-    WHERE cr.token_hash = ANY (p_token_hash) AND cr.kind = 1 AND cr.revoked_at IS NULL
-      AND x.last_active_day <> current_date
-    ORDER BY x.user_id FOR UPDATE OF x);
   RETURN QUERY
   SELECT (t.i - 1)::integer,
          (CASE WHEN cr.principal_id IS NULL THEN 2
@@ -76,10 +70,11 @@ BEGIN
                WHEN b.business_id IS NULL THEN 3
                WHEN c.conversation_id IS NULL THEN 4
                ELSE 0 END)::smallint,
-         c.conversation_id, p.required
+         c.conversation_id, p.required, coalesce(u.last_active_day <> current_date, false)
   FROM unnest(p_token_hash, p_business) WITH ORDINALITY AS t(tok, biz, i)
   LEFT JOIN core.credentials cr
     ON cr.token_hash = t.tok AND cr.revoked_at IS NULL AND cr.kind = 1
+  LEFT JOIN core.users u ON u.user_id = cr.principal_id
   LEFT JOIN LATERAL (
     SELECT v_due_version AS required
     WHERE v_due_version IS NOT NULL

@@ -193,6 +193,27 @@ TEST_F(PersonalRelayTest, EnvelopesHoldOnlyMailboxOrderCiphertextAndExpiryDay) {
   EXPECT_LT(rows[0].seq, rows[1].seq);
 }
 
+// Envelopes carry no foreign key (they are only written under their mailbox's lock); deleting
+// a mailbox must still take its envelopes along, and nobody else's.
+TEST_F(PersonalRelayTest, DeletingAMailboxTakesItsEnvelopesAlong) {
+  std::string access = RandomBytes(32);
+  auto gone = NewMailbox(access);
+  auto kept = NewMailbox(access);
+  {
+    pqxx::work tx(*conn_);
+    for (const auto* box : {&gone, &kept}) {
+      relay_.SendSealed(tx, {box->mailbox_id, access, "opaque-1", MintToken()});
+      relay_.SendSealed(tx, {box->mailbox_id, access, "opaque-2", MintToken()});
+    }
+    PersonalRepository::DeleteMailbox(tx, gone.mailbox_id);
+    tx.commit();
+  }
+  pqxx::nontransaction tx(*conn_);
+  EXPECT_TRUE(PersonalRepository::Envelopes(tx, gone.mailbox_id, 0, 10).empty());
+  EXPECT_EQ(PersonalRepository::Envelopes(tx, kept.mailbox_id, 0, 10).size(), 2u);
+  EXPECT_EQ(tx.exec1("SELECT count(*) FROM personal.envelopes")[0].as<int>(), 2);
+}
+
 TEST_F(PersonalRelayTest, LimitsOnSizeDepthAndRate) {
   std::string access = RandomBytes(32);
   auto box = NewMailbox(access);

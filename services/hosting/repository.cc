@@ -200,20 +200,7 @@ constexpr const char* kTemplates =
     "SELECT name, body, array_to_string(parameters, ',') FROM hosting.templates "
     "WHERE business_id = $1::uuid ORDER BY name";
 
-constexpr const char* kEvents =
-    "SELECT e.position, e.kind, e.conversation_id::text, coalesce(c.user_id::text, ''), c.business_id::text, "
-    "  coalesce(e.message_id::text, ''), coalesce(e.status, 0), coalesce(e.notice_kind, 0), "
-    "  m.direction, m.body, coalesce(m.template_name, ''), "
-    "  " STATUS_OF_M ", " MICROS("m.created_at") ", "
-    "  b.display_name, coalesce(t.version, 1), coalesce(t.lifetime_seconds, $4), "
-    "  coalesce(t.data_use_statement, ''), coalesce(t.no_storage, false) "
-    "FROM hosting.events e "
-    "JOIN hosting.conversations c ON c.conversation_id = e.conversation_id "
-    "JOIN core.businesses b ON b.business_id = c.business_id "
-    "LEFT JOIN hosting.messages m ON m.message_id = e.message_id AND " LIVE_MESSAGE " "
-    "LEFT JOIN hosting.conversation_marks mk ON mk.conversation_id = e.conversation_id "
-    "LEFT JOIN hosting.business_terms t ON t.business_id = c.business_id AND e.kind = 3 "
-    "WHERE e.owner_id = $1::uuid AND e.position > $2 ORDER BY e.position LIMIT $3";
+constexpr const char* kEvents = "SELECT * FROM hosting.read_events($1::uuid, $2, $3, $4)";
 
 constexpr const char* kAckedPosition =
     "SELECT coalesce((SELECT acked_position FROM hosting.mailbox_acks WHERE owner_id = $1::uuid), "

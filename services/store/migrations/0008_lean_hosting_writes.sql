@@ -1,5 +1,12 @@
--- Leaner user sends: no per-row foreign-key checks on the hot path, policy and retention looked
--- up once per batch rather than once per message, and plans made for each batch's real sizes.
+-- Leaner user sends and inbox reads: no per-row foreign-key checks on the hot path, policy and
+-- retention looked up once per batch rather than once per message, and plans that stay right
+-- as the tables grow.
+--
+-- A PL/pgSQL function keeps one plan per connection once it has run a few times. The group
+-- commit functions below are planned for each batch instead (plan_cache_mode
+-- force_custom_plan): a plan kept from when the tables were small went on scanning them whole
+-- for every batch once they had grown (seen: a hash join over all of hosting.messages per
+-- batch, until autovacuum's next analyze).
 
 -- A foreign key checks every inserted row with a query of its own, run by a per-row trigger;
 -- for a user's message that was three checks (the message's conversation, the event's
@@ -52,8 +59,6 @@ CREATE FUNCTION hosting.prepare_user_sends(p_token_hash bytea[], p_business uuid
 RETURNS TABLE (idx integer, outcome smallint, conversation_id uuid, required_policy text,
                stale_day boolean)
 LANGUAGE plpgsql STABLE
--- Plan each batch for its real sizes: a plan cached while the tables were small would keep
--- scanning them whole once they have grown.
 SET plan_cache_mode = force_custom_plan
 AS $$
 #variable_conflict use_column
@@ -183,5 +188,46 @@ SELECT items.idx, 5::smallint, NULL::uuid, NULL::smallint, NULL::timestamptz
 FROM items
 WHERE NOT EXISTS (SELECT 1 FROM earlier e WHERE e.idx = items.idx)
   AND NOT EXISTS (SELECT 1 FROM fresh f WHERE f.idx = items.idx);
+END
+$$;
+
+-- One page of an owner's event log, with what each event needs: its message (unless expired),
+-- the conversation's statuses, and for notices the business's current terms. Inbox streams
+-- read a page on every wake, so this one keeps its plan: planning the six-way join cost more
+-- than running it. The plan is fixed to what is right at any size, a walk of the owner's log
+-- in position order with a lookup by key for each event: the join methods that read a whole
+-- table are ruled out.
+CREATE FUNCTION hosting.read_events(p_owner uuid, p_after bigint, p_limit integer,
+                                    p_default_lifetime bigint)
+RETURNS TABLE (event_position bigint, kind smallint, conversation_id text, user_id text,
+               business_id text, message_id text, status integer, notice_kind integer,
+               direction smallint, body bytea, template_name text, message_status smallint,
+               created_micros bigint, business_name text, terms_version bigint,
+               lifetime_seconds bigint, data_use_statement text, no_storage boolean)
+LANGUAGE plpgsql STABLE
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off
+AS $$
+#variable_conflict use_column
+BEGIN
+  RETURN QUERY
+  SELECT e.position, e.kind, e.conversation_id::text, coalesce(c.user_id::text, ''),
+         c.business_id::text, coalesce(e.message_id::text, ''), coalesce(e.status, 0)::integer,
+         coalesce(e.notice_kind, 0)::integer, m.direction, m.body,
+         coalesce(m.template_name, ''),
+         hosting.message_status(m.direction, m.seq, mk.user_msgs_delivered_seq,
+                                mk.user_msgs_read_seq, mk.biz_msgs_delivered_seq,
+                                mk.biz_msgs_read_seq),
+         (extract(epoch from m.created_at) * 1000000)::bigint,
+         b.display_name, coalesce(t.version, 1), coalesce(t.lifetime_seconds, p_default_lifetime),
+         coalesce(t.data_use_statement, ''), coalesce(t.no_storage, false)
+  FROM hosting.events e
+  JOIN hosting.conversations c ON c.conversation_id = e.conversation_id
+  JOIN core.businesses b ON b.business_id = c.business_id
+  LEFT JOIN hosting.messages m ON m.message_id = e.message_id AND m.expires_at > now()
+  LEFT JOIN hosting.conversation_marks mk ON mk.conversation_id = e.conversation_id
+  LEFT JOIN hosting.business_terms t ON t.business_id = c.business_id AND e.kind = 3
+  WHERE e.owner_id = p_owner AND e.position > p_after
+  ORDER BY e.position LIMIT p_limit;
 END
 $$;

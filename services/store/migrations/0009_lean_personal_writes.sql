@@ -15,7 +15,7 @@ CREATE TRIGGER mailboxes_take_their_envelopes AFTER DELETE ON personal.mailboxes
   REFERENCING OLD TABLE AS gone_mailboxes
   FOR EACH STATEMENT EXECUTE FUNCTION personal.drop_envelopes_of_gone_mailboxes();
 
--- Plan each batch for its real sizes: a plan cached while the envelopes table was small (or
--- just emptied) goes on scanning it whole for every batch once it has grown.
+-- Planned for each batch (see 0008): a plan kept from when the envelopes table was small, or
+-- just emptied, went on scanning it whole for every batch once it had grown.
 ALTER FUNCTION personal.post_envelopes(uuid[], bytea[], text[], bytea[], integer, integer)
   SET plan_cache_mode = force_custom_plan;

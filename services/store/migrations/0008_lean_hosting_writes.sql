@@ -20,9 +20,13 @@ ALTER TABLE hosting.events DROP CONSTRAINT events_message_id_fkey;
 ALTER TABLE hosting.events DROP CONSTRAINT events_conversation_id_fkey;
 ALTER TABLE hosting.messages DROP CONSTRAINT messages_conversation_id_fkey;
 
--- Deleting messages (expiry, erasure) deletes the events that point at them.
+-- Deleting messages (expiry, erasure) deletes the events that point at them: a lookup in
+-- events_by_message per deleted message, never a pass over the whole events table (which a
+-- hash join would make for every sweeper batch).
 CREATE FUNCTION hosting.drop_events_of_gone_messages() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off
+AS $$
 BEGIN
   DELETE FROM hosting.events e USING gone_messages g WHERE e.message_id = g.message_id;
   RETURN NULL;

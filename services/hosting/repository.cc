@@ -467,16 +467,10 @@ std::optional<std::pair<MessageRow, std::string>> HostingRepository::MessageByKe
 
 namespace {
 
-// A new message id: a random (version 4) UUID, made here so that the body can be sealed with
-// it as associated data before the row exists.
-std::string NewMessageId() {
-  std::string b = RandomBytes(16);
-  b[6] = static_cast<char>((b[6] & 0x0f) | 0x40);
-  b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);
-  std::string h = ToHex(b);
-  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
-         "-" + h.substr(20);
-}
+// A new message id, made here so that the body can be sealed with it as associated data before
+// the row exists. Time-ordered, so the message and event indexes on it take inserts at their
+// right edge (a random id dirtied a random page of each for every message).
+std::string NewMessageId() { return TimeOrderedUuid(); }
 
 }  // namespace
 

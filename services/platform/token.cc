@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 
 #include <array>
+#include <chrono>
 #include <stdexcept>
 
 namespace bizrelay {
@@ -22,6 +23,22 @@ std::string RandomBytes(size_t n) {
     throw std::runtime_error("RAND_bytes failed");
   }
   return out;
+}
+
+std::string TimeOrderedUuid() {
+  std::string b = RandomBytes(16);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count();
+  for (int i = 5; i >= 0; --i) {
+    b[i] = static_cast<char>(ms & 0xff);
+    ms >>= 8;
+  }
+  b[6] = static_cast<char>((b[6] & 0x0f) | 0x70);
+  b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);
+  std::string h = ToHex(b);
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
+         "-" + h.substr(20);
 }
 
 std::string GenerateToken(std::string_view prefix) {

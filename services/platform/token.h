@@ -23,6 +23,11 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b);
 // `n` random bytes from the OpenSSL CSPRNG; throws std::runtime_error if it fails.
 std::string RandomBytes(size_t n);
 
+// A UUID version 7 (RFC 9562) in its text form: the Unix time in milliseconds in the first 48
+// bits, then 74 random bits. Ids made later sort after ids made earlier, so an index on them
+// grows at its right edge instead of at a random page for every insert.
+std::string TimeOrderedUuid();
+
 std::string Base64UrlEncode(std::string_view bytes);
 bool Base64UrlDecode(std::string_view text, std::string* bytes);
 

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <set>
+#include <thread>
 
 namespace bizrelay {
 namespace {
@@ -50,6 +52,32 @@ TEST(TokenTest, HexRoundTrip) {
   EXPECT_EQ(back, raw);
   EXPECT_FALSE(FromHex("abc", &back));
   EXPECT_FALSE(FromHex("zz", &back));
+}
+
+TEST(TokenTest, TimeOrderedUuidCarriesTheTimeVersionAndVariant) {
+  auto before = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  std::string id = TimeOrderedUuid();
+  auto after = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+  ASSERT_EQ(id.size(), 36u);
+  for (size_t dash : {8u, 13u, 18u, 23u}) EXPECT_EQ(id[dash], '-');
+  EXPECT_EQ(id[14], '7');                                          // version
+  EXPECT_NE(std::string("89ab").find(id[19]), std::string::npos);  // variant 10
+  int64_t ms = std::stoll(id.substr(0, 8) + id.substr(9, 4), nullptr, 16);
+  EXPECT_GE(ms, before);
+  EXPECT_LE(ms, after);
+}
+
+TEST(TokenTest, TimeOrderedUuidsFromLaterMillisecondsSortAfter) {
+  std::string first = TimeOrderedUuid();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  std::set<std::string> later;
+  for (int i = 0; i < 100; ++i) later.insert(TimeOrderedUuid());
+  EXPECT_EQ(later.size(), 100u);  // the random part keeps ids of one millisecond apart
+  EXPECT_LT(first, *later.begin());
 }
 
 }  // namespace

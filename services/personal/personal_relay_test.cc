@@ -306,10 +306,25 @@ TEST_F(PersonalRelayTest, SweeperDropsExpiredEnvelopesAndTokensOfRetiredKeys) {
     tx.exec0("UPDATE personal.envelopes SET expires_day = current_date - 1 WHERE seq = 1");
     tx.commit();
   }
+  auto keys_noted = [&] {
+    pqxx::nontransaction tx(*conn_);
+    std::vector<std::string> keys;
+    for (const auto& r : tx.exec("SELECT key_id FROM personal.spent_token_keys")) {
+      keys.push_back(r[0].c_str());
+    }
+    return keys;
+  };
+  // The sweeper finds retired keys among the keys noted at spending, never by reading every
+  // spent token.
+  EXPECT_EQ(keys_noted(), std::vector<std::string>{verifier_.key_id()});
   EXPECT_EQ(SweepPersonal(personal_url_, 10, {verifier_.key_id()}), 1);
+  EXPECT_EQ(keys_noted(), std::vector<std::string>{verifier_.key_id()});
   EXPECT_EQ(SweepPersonal(personal_url_, 10, {"retired"}), 3);  // the three spent tokens
+  EXPECT_TRUE(keys_noted().empty());
+  EXPECT_EQ(SweepPersonal(personal_url_, 10, {"retired"}), 0);
   pqxx::nontransaction tx(*conn_);
   EXPECT_EQ(tx.exec1("SELECT count(*) FROM personal.envelopes")[0].as<int>(), 1);
+  EXPECT_EQ(tx.exec1("SELECT count(*) FROM personal.spent_tokens")[0].as<int>(), 0);
 }
 
 }  // namespace

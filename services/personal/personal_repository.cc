@@ -31,9 +31,15 @@ constexpr const char* kTakePrekey =
     "  SELECT mailbox_id, prekey_id FROM personal.prekeys WHERE mailbox_id = $1::uuid "
     "  ORDER BY prekey_id LIMIT 1 FOR UPDATE SKIP LOCKED) "
     "RETURNING prekey_id, public_key";
+// Spends one token (1 row: it had not been spent) and notes its key for the sweeper.
 constexpr const char* kSpend =
-    "INSERT INTO personal.spent_tokens (token_hash, key_id) VALUES ($1, $2) "
-    "ON CONFLICT DO NOTHING";
+    "WITH spent AS ("
+    "  INSERT INTO personal.spent_tokens (token_hash, key_id) VALUES ($1, $2) "
+    "  ON CONFLICT DO NOTHING RETURNING key_id), "
+    "noted AS ("
+    "  INSERT INTO personal.spent_token_keys (key_id) SELECT key_id FROM spent "
+    "  ON CONFLICT DO NOTHING) "
+    "SELECT count(*) FROM spent";
 // Locks the mailboxes in id order, so that concurrent batches cannot deadlock.
 constexpr const char* kLockMailboxes =
     "SELECT mailbox_id::text, access_key_hash FROM personal.mailboxes "
@@ -120,7 +126,7 @@ std::optional<Bundle> PersonalRepository::TakeBundle(pqxx::transaction_base& tx,
 
 bool PersonalRepository::SpendToken(pqxx::transaction_base& tx, const std::string& token_hash,
                                     const std::string& key_id) {
-  return tx.exec_params0(kSpend, pqxx::binarystring(token_hash), key_id).affected_rows() == 1;
+  return tx.exec_params1(kSpend, pqxx::binarystring(token_hash), key_id)[0].as<int>() == 1;
 }
 
 std::map<std::string, std::string> PersonalRepository::LockMailboxes(

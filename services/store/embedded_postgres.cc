@@ -110,8 +110,13 @@ void EmbeddedPostgres::Start() {
     Run({Tool("pg_ctl"), "stop", "-D", cluster_dir_.string(), "-m", "fast", "-w"});
   }
 
+  // New WAL segments are created sparse rather than zero-filled: filling 16 MB happens while
+  // the WAL write lock is held, so under load every commit stalled for it once per segment
+  // (about once a second at 12,000 sends/s). Durability is unchanged: each commit still waits
+  // for fdatasync, which then also records the blocks it allocated.
   std::string server_opts = "-c listen_addresses='' -c unix_socket_directories='" +
-                            socket_dir_.string() + "' -c unix_socket_permissions=0700";
+                            socket_dir_.string() +
+                            "' -c unix_socket_permissions=0700 -c wal_init_zero=off";
   for (const auto& s : options_.settings) server_opts += " -c " + s;
   int rc = Run({Tool("pg_ctl"), "start", "-D", cluster_dir_.string(), "-w", "-t", "60", "-l",
                 log_path_.string(), "-o", server_opts});

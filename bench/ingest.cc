@@ -41,10 +41,9 @@ double Ingest(const IngestOptions& o, const std::string& conninfo, hosting::KeyR
             item.idempotency_key = key_prefix + "-" + std::to_string(w) + "-" + std::to_string(n);
             batch.push_back(std::move(item));
           }
-          pqxx::work tx(conn);
+          pqxx::nontransaction tx(conn);  // as the daemon's writers do
           auto results =
               hosting::HostingRepository::PostUserMessages(tx, batch, keys, 2592000, bodies);
-          tx.commit();
           for (const auto& r : results) {
             if (r.outcome == hosting::PostOutcome::kStored) stored.fetch_add(1);
           }

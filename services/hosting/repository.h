@@ -181,9 +181,10 @@ class HostingRepository {
                                   const std::string& request_hash, const std::string& data_key,
                                   int64_t default_lifetime);
   // Group commit of user messages: authenticates, seals with each business's data key and
-  // stores the batch (two statements in the caller's transaction). kUnsealedBenchmarkBaseline
-  // stores bodies as given: only bizrelay-bench uses it, to measure what sealing costs, on a
-  // database of its own (such bodies cannot be read back).
+  // stores the batch. Two statements: the first only reads, the second stores the whole batch
+  // atomically, so `tx` may be a nontransaction (each statement then commits on its own).
+  // kUnsealedBenchmarkBaseline stores bodies as given: only bizrelay-bench uses it, to measure what
+  // sealing costs, on a database of its own (such bodies cannot be read back).
   enum class Bodies { kSealed, kUnsealedBenchmarkBaseline };
   static std::vector<PostResult> PostUserMessages(pqxx::transaction_base& tx,
                                                   const std::vector<PostItem>& items, KeyRing& keys,

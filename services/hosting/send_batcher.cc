@@ -7,10 +7,11 @@ std::unique_ptr<SendBatcher> MakeSendBatcher(store::DbPool* pool, KeyRing* keys,
                                              size_t max_batch, size_t max_queue) {
   auto write = [keys, default_lifetime](pqxx::connection& conn,
                                         const std::vector<PostItem>& items) {
-    pqxx::work tx(conn);
-    auto results = HostingRepository::PostUserMessages(tx, items, *keys, default_lifetime);
-    tx.commit();
-    return results;
+    // Each statement commits on its own: two round trips per batch instead of four (no BEGIN,
+    // no COMMIT). The second statement stores the whole batch atomically and returns only once
+    // it is durable.
+    pqxx::nontransaction tx(conn);
+    return HostingRepository::PostUserMessages(tx, items, *keys, default_lifetime);
   };
   // A batch locks the event-log heads of its businesses: batches of different writers take
   // disjoint businesses, so they never wait for each other.

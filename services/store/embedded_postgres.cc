@@ -3,6 +3,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <pqxx/pqxx>
 #include <stdexcept>
 
@@ -43,6 +44,22 @@ void ChownTo(const fs::path& path, const std::string& user) {
   if (chown(path.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
     throw std::runtime_error("cannot chown " + path.string() + " to " + user);
   }
+}
+
+// glibc's malloc settings for the server processes. By default a backend hands freed memory
+// back to the kernel at the end of each statement and takes it again, zero-filled page by page,
+// in the next: under load those page faults were about 8 % of the database's CPU time. These
+// keep up to 256 MiB of a backend's freed heap (a backend's heap peaks at a few MiB here) and
+// stop large allocations from being mapped and unmapped one by one. A variable already set in
+// our environment is left as it is.
+std::vector<std::string> ServerMallocEnv() {
+  std::vector<std::string> env;
+  for (const auto& [name, value] :
+       {std::pair{"MALLOC_TRIM_THRESHOLD_", "268435456"}, std::pair{"MALLOC_TOP_PAD_", "16777216"},
+        std::pair{"MALLOC_MMAP_THRESHOLD_", "33554432"}}) {
+    if (std::getenv(name) == nullptr) env.push_back(std::string(name) + "=" + value);
+  }
+  return env;
 }
 
 }  // namespace
@@ -118,8 +135,9 @@ void EmbeddedPostgres::Start() {
                             socket_dir_.string() +
                             "' -c unix_socket_permissions=0700 -c wal_init_zero=off";
   for (const auto& s : options_.settings) server_opts += " -c " + s;
-  int rc = Run({Tool("pg_ctl"), "start", "-D", cluster_dir_.string(), "-w", "-t", "60", "-l",
-                log_path_.string(), "-o", server_opts});
+  int rc = RunCommand({Tool("pg_ctl"), "start", "-D", cluster_dir_.string(), "-w", "-t", "60", "-l",
+                       log_path_.string(), "-o", server_opts},
+                      log_path_.string(), RunAs(), ServerMallocEnv());
   if (rc != 0) throw std::runtime_error("PostgreSQL did not start; see " + log_path_.string());
   running_ = true;
 

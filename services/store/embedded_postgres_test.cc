@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
 #include <pqxx/pqxx>
+
+#include "services/store/process.h"
 
 namespace bizrelay::store {
 namespace {
@@ -55,6 +59,34 @@ TEST(EmbeddedPostgresTest, TakesOverAServerLeftRunning) {
   second.Start();
   pqxx::connection c(second.ConnInfo());
   EXPECT_TRUE(c.is_open());
+}
+
+TEST(EmbeddedPostgresTest, ServerKeepsFreedMemoryInsteadOfReturningItPerStatement) {
+  TempDir dir;
+  EmbeddedPostgres pg(EmbeddedPostgresOptions{.data_dir = dir.path()});
+  pg.Start();
+  std::ifstream pid_file(dir.path() / "pg" / "postmaster.pid");
+  std::string pid;
+  std::getline(pid_file, pid);
+  ASSERT_FALSE(pid.empty());
+  std::ifstream environ_file("/proc/" + pid + "/environ");
+  std::string environ_text((std::istreambuf_iterator<char>(environ_file)),
+                           std::istreambuf_iterator<char>());
+  EXPECT_NE(environ_text.find("MALLOC_TRIM_THRESHOLD_=268435456"), std::string::npos);
+  EXPECT_NE(environ_text.find("MALLOC_MMAP_THRESHOLD_="), std::string::npos);
+}
+
+TEST(RunCommandTest, ExtraEnvironmentAddsAndOverrides) {
+  setenv("BIZRELAY_RUN_COMMAND_TEST", "outer", 1);
+  EXPECT_EQ(RunCommand({"sh", "-c", "test \"$BIZRELAY_RUN_COMMAND_TEST\" = outer"}, ""), 0);
+  EXPECT_EQ(RunCommand({"sh", "-c", "test \"$BIZRELAY_RUN_COMMAND_TEST\" = inner"}, "", "",
+                       {"BIZRELAY_RUN_COMMAND_TEST=inner"}),
+            0);
+  EXPECT_EQ(RunCommand({"sh", "-c", "test \"$BIZRELAY_RUN_COMMAND_TEST_2\" = added"}, "", "",
+                       {"BIZRELAY_RUN_COMMAND_TEST_2=added"}),
+            0);
+  EXPECT_NE(RunCommand({"sh", "-c", "test -n \"$BIZRELAY_RUN_COMMAND_TEST_2\""}, ""), 0);
+  unsetenv("BIZRELAY_RUN_COMMAND_TEST");
 }
 
 }  // namespace

@@ -146,7 +146,7 @@ std::vector<SendOutcome> PersonalRelay::SendSealed(pqxx::transaction_base& tx,
     if (IsWellFormedId(s.mailbox_id)) ids.push_back(s.mailbox_id);
   }
   // Well-formed ids are PostgreSQL's own spelling of a uuid, so they match the keys returned.
-  auto hashes = PersonalRepository::LockMailboxes(tx, ids);
+  auto hashes = PersonalRepository::AccessKeyHashes(tx, ids);
   std::vector<NewEnvelope> accepted;
   std::vector<size_t> accepted_index;
   for (size_t i = 0; i < sends.size(); ++i) {
@@ -175,6 +175,9 @@ std::vector<SendOutcome> PersonalRelay::SendSealed(pqxx::transaction_base& tx,
   for (size_t k = 0; k < outcomes.size(); ++k) {
     switch (outcomes[k]) {
       case PostOutcome::kStored:
+        break;
+      case PostOutcome::kMailboxGone:  // deleted since its access key was read
+        out[accepted_index[k]] = MailboxNotFound();
         break;
       case PostOutcome::kTokenSpent:
         out[accepted_index[k]] = TokenSpent();

@@ -296,6 +296,56 @@ TEST_F(PersonalRelayTest, ABatchRefusesEachSendOnItsOwnAndKeepsItsOrder) {
   EXPECT_EQ(PersonalRepository::Envelopes(tx, a.mailbox_id, 0, 10).at(0).seq, last + 1);
 }
 
+TEST_F(PersonalRelayTest, MailboxDepthIsExactEvenWithGapsInTheNumbering) {
+  // Envelopes normally go oldest first, so their numbering bounds the depth; a gap (as after
+  // a shorter expiry was configured) must not make a mailbox look fuller than it is.
+  std::string access = RandomBytes(32);
+  auto box = NewMailbox(access);
+  pqxx::nontransaction tx(*conn_);
+  for (int i = 0; i < 3; ++i) relay_.SendSealed(tx, {box.mailbox_id, access, "x", MintToken()});
+  EXPECT_EQ(ErrorReason([&] {
+              relay_.SendSealed(tx, {box.mailbox_id, access, "x", MintToken()});
+            }),
+            "MAILBOX_FULL");
+  tx.exec_params0("DELETE FROM personal.envelopes WHERE mailbox_id = $1::uuid AND seq = 2",
+                  box.mailbox_id);
+  relay_.SendSealed(tx, {box.mailbox_id, access, "fits in the gap", MintToken()});
+  EXPECT_EQ(ErrorReason([&] {
+              relay_.SendSealed(tx, {box.mailbox_id, access, "x", MintToken()});
+            }),
+            "MAILBOX_FULL");
+  EXPECT_EQ(PersonalRepository::Envelopes(tx, box.mailbox_id, 0, 10).size(), 3u);
+}
+
+TEST_F(PersonalRelayTest, ASendToAMailboxDeletedMeanwhileIsRefusedAndSpendsNoToken) {
+  // The writers read access keys and store a batch in separate statements; a mailbox deleted
+  // between the two gets outcome "gone", keeps its token unspent and stores nothing.
+  std::string access = RandomBytes(32);
+  auto gone = NewMailbox(access);
+  auto kept = NewMailbox(access);
+  pqxx::nontransaction tx(*conn_);
+  PersonalRepository::DeleteMailbox(tx, gone.mailbox_id);
+  std::string gone_token = Sha256("gone-token"), kept_token = Sha256("kept-token");
+  auto outcomes = PersonalRepository::PostEnvelopes(
+      tx,
+      {{gone.mailbox_id, gone_token, "key", "to the deleted mailbox"},
+       {kept.mailbox_id, kept_token, "key", "to the kept mailbox"}},
+      30, 10);
+  EXPECT_EQ(outcomes, (std::vector<PostOutcome>{PostOutcome::kMailboxGone, PostOutcome::kStored}));
+  EXPECT_EQ(tx.exec_params1("SELECT count(*) FROM personal.spent_tokens WHERE token_hash = $1",
+                            pqxx::binarystring(gone_token))[0]
+                .as<int>(),
+            0);
+  EXPECT_EQ(tx.exec1("SELECT count(*) FROM personal.envelopes")[0].as<int>(), 1);
+  // Through the relay the deleted mailbox is simply unknown.
+  EXPECT_EQ(
+      relay_
+          .SendSealed(tx, std::vector<SealedSend>{{gone.mailbox_id, access, "again", MintToken()}})
+          .at(0)
+          ->reason(),
+      "NOT_FOUND");
+}
+
 TEST_F(PersonalRelayTest, SweeperDropsExpiredEnvelopesAndTokensOfRetiredKeys) {
   std::string access = RandomBytes(32);
   auto box = NewMailbox(access);

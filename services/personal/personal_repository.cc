@@ -41,9 +41,9 @@ constexpr const char* kSpend =
     "  ON CONFLICT DO NOTHING) "
     "SELECT count(*) FROM spent";
 // Locks the mailboxes in id order, so that concurrent batches cannot deadlock.
-constexpr const char* kLockMailboxes =
+constexpr const char* kAccessKeyHashes =
     "SELECT mailbox_id::text, access_key_hash FROM personal.mailboxes "
-    "WHERE mailbox_id = ANY ($1::uuid[]) ORDER BY mailbox_id FOR UPDATE";
+    "WHERE mailbox_id = ANY ($1::uuid[])";
 constexpr const char* kPostEnvelopes =
     "SELECT item, outcome FROM personal.post_envelopes($1::uuid[], $2::bytea[], $3::text[], "
     "  $4::bytea[], $5, $6)";
@@ -129,10 +129,10 @@ bool PersonalRepository::SpendToken(pqxx::transaction_base& tx, const std::strin
   return tx.exec_params1(kSpend, pqxx::binarystring(token_hash), key_id)[0].as<int>() == 1;
 }
 
-std::map<std::string, std::string> PersonalRepository::LockMailboxes(
+std::map<std::string, std::string> PersonalRepository::AccessKeyHashes(
     pqxx::transaction_base& tx, const std::vector<std::string>& mailbox_ids) {
   std::map<std::string, std::string> out;
-  for (const auto& r : tx.exec_params(kLockMailboxes, store::SqlArray(mailbox_ids))) {
+  for (const auto& r : tx.exec_params(kAccessKeyHashes, store::SqlArray(mailbox_ids))) {
     out.emplace(r[0].as<std::string>(), Bytes(r[1]));
   }
   return out;

@@ -28,7 +28,7 @@ struct NewEnvelope {
   std::string mailbox_id, token_hash, key_id, ciphertext;
 };
 // The outcome of one sealed send in a batch (personal.post_envelopes).
-enum class PostOutcome : int { kStored = 0, kTokenSpent = 1, kMailboxFull = 2 };
+enum class PostOutcome : int { kStored = 0, kTokenSpent = 1, kMailboxFull = 2, kMailboxGone = 3 };
 
 struct Envelope {
   int64_t seq = 0;
@@ -62,13 +62,14 @@ class PersonalRepository {
   // Records a spent token; false if it was spent before.
   static bool SpendToken(pqxx::transaction_base& tx, const std::string& token_hash,
                          const std::string& key_id);
-  // Locks the given mailboxes (in id order) and returns the access-key hash of each one that
-  // exists, by mailbox id. Every id must be a well-formed uuid.
-  static std::map<std::string, std::string> LockMailboxes(
+  // The access-key hash of each of the given mailboxes that exists, by mailbox id. Every id
+  // must be a well-formed uuid.
+  static std::map<std::string, std::string> AccessKeyHashes(
       pqxx::transaction_base& tx, const std::vector<std::string>& mailbox_ids);
-  // Stores a batch of sealed sends to mailboxes locked by LockMailboxes: spends each token and
-  // appends each envelope, unless its token was spent before or its mailbox is full; one
-  // outcome per send, in order. Wakes the readers of the mailboxes.
+  // Stores a batch of sealed sends in one statement (so `tx` may be a nontransaction): locks
+  // the mailboxes, spends each token and appends each envelope, unless its token was spent
+  // before, its mailbox is full or its mailbox is gone; one outcome per send, in order. Wakes
+  // the readers of the mailboxes.
   static std::vector<PostOutcome> PostEnvelopes(pqxx::transaction_base& tx,
                                                 const std::vector<NewEnvelope>& sends, int ttl_days,
                                                 int max_depth);

@@ -48,6 +48,56 @@ TEST(MigratorTest, FailedMigrationLeavesNothingBehind) {
   EXPECT_EQ(ApplyMigrations(other, {files[0]}), 0);
 }
 
+// Collects the server's notices (here: auto_explain's plans).
+class NoticeLog : public pqxx::errorhandler {
+ public:
+  explicit NoticeLog(pqxx::connection_base& c) : pqxx::errorhandler(c) {}
+  bool operator()(const char msg[]) noexcept override {
+    text += msg;
+    return true;
+  }
+  std::string text;
+};
+
+TEST(MigratorTest, GroupCommitFunctionsNeverReadAWholeTable) {
+  // The group-commit functions may be planned on an empty database (sealed sends keep that
+  // plan for the connection): every table must be reached through keys of the batch, never by
+  // a sequential scan (harmless while the table is empty, ruinous once it has grown), and no
+  // plan may start JIT compilation.
+  pqxx::connection c(testing::FreshDatabase());
+  ApplyMigrations(c, migration_files());
+  NoticeLog log(c);
+  pqxx::nontransaction tx(c);
+  for (const char* setting :
+       {"LOAD 'auto_explain'", "SET auto_explain.log_min_duration = 0",
+        "SET auto_explain.log_nested_statements = on", "SET auto_explain.log_level = notice",
+        "SET client_min_messages = notice"}) {
+    tx.exec0(setting);
+  }
+  auto outcomes = [&](const std::string& query) {
+    std::vector<int> out;
+    for (const auto& r : tx.exec(query)) out.push_back(r[1].as<int>());
+    return out;
+  };
+  EXPECT_EQ(outcomes("SELECT * FROM hosting.prepare_user_sends("
+                     "ARRAY[sha256('token')], ARRAY[gen_random_uuid()])"),
+            std::vector<int>{2});  // unauthenticated
+  EXPECT_EQ(outcomes("SELECT * FROM hosting.post_user_messages(ARRAY[gen_random_uuid()], "
+                     "ARRAY[gen_random_uuid()], ARRAY[gen_random_uuid()], ARRAY['key'], "
+                     "ARRAY['00'], ARRAY['00'], 60)"),
+            std::vector<int>{5});  // no open conversation
+  EXPECT_EQ(outcomes("SELECT * FROM personal.post_envelopes(ARRAY[gen_random_uuid()], "
+                     "ARRAY[sha256('token')], ARRAY['key'], ARRAY['\\x00'::bytea], 30, 10)"),
+            std::vector<int>{3});  // no such mailbox
+  // The plans of the statements inside the functions were logged...
+  for (const char* node : {"on credentials", "Insert on messages", "Insert on envelopes"}) {
+    EXPECT_NE(log.text.find(node), std::string::npos) << node;
+  }
+  // ...and none reads a table whole or compiles.
+  EXPECT_EQ(log.text.find("Seq Scan on"), std::string::npos) << log.text;
+  EXPECT_EQ(log.text.find("JIT:"), std::string::npos) << log.text;
+}
+
 TEST(DurabilityTest, AcceptsSafeServerAndRefusesUnsafeSession) {
   pqxx::connection c(testing::FreshDatabase());
   EXPECT_NO_THROW(CheckDurability(c, false));

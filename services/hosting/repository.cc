@@ -152,7 +152,8 @@ constexpr const char* kMessageByKey =
     ", m.request_hash FROM hosting.messages m "
     "JOIN hosting.conversations c ON c.conversation_id = m.conversation_id "
     "LEFT JOIN hosting.conversation_marks mk ON mk.conversation_id = m.conversation_id "
-    "WHERE m.conversation_id = $1::uuid AND m.direction = $2 AND m.idempotency_key = $3";
+    "WHERE hosting.idempotency_ref(m.conversation_id, m.direction, m.idempotency_key) "
+    "  = hosting.idempotency_ref($1::uuid, $2::smallint, $3)";
 constexpr const char* kNextSeq =
     "UPDATE hosting.conversations SET next_seq = next_seq + 1, last_activity_at = now() "
     "WHERE conversation_id = $1::uuid RETURNING next_seq";

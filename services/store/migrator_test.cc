@@ -68,6 +68,8 @@ TEST(MigratorTest, GroupCommitFunctionsNeverReadAWholeTable) {
   ApplyMigrations(c, migration_files());
   NoticeLog log(c);
   pqxx::nontransaction tx(c);
+  // As after a sweep that emptied the tables: the statistics say they hold nothing.
+  tx.exec0("VACUUM ANALYZE");
   for (const char* setting :
        {"LOAD 'auto_explain'", "SET auto_explain.log_min_duration = 0",
         "SET auto_explain.log_nested_statements = on", "SET auto_explain.log_level = notice",
@@ -96,6 +98,9 @@ TEST(MigratorTest, GroupCommitFunctionsNeverReadAWholeTable) {
   // ...and none reads a table whole or compiles.
   EXPECT_EQ(log.text.find("Seq Scan on"), std::string::npos) << log.text;
   EXPECT_EQ(log.text.find("JIT:"), std::string::npos) << log.text;
+  // Earlier sends of a key are looked up by the key, never by reading through a conversation.
+  EXPECT_NE(log.text.find("messages_idempotency on messages"), std::string::npos) << log.text;
+  EXPECT_EQ(log.text.find("messages_conversation_id_seq_key"), std::string::npos) << log.text;
 }
 
 TEST(DurabilityTest, AcceptsSafeServerAndRefusesUnsafeSession) {

@@ -98,9 +98,17 @@ TEST(MigratorTest, GroupCommitFunctionsNeverReadAWholeTable) {
   // ...and none reads a table whole or compiles.
   EXPECT_EQ(log.text.find("Seq Scan on"), std::string::npos) << log.text;
   EXPECT_EQ(log.text.find("JIT:"), std::string::npos) << log.text;
-  // Earlier sends of a key are looked up by the key, never by reading through a conversation.
-  EXPECT_NE(log.text.find("messages_idempotency on messages"), std::string::npos) << log.text;
-  EXPECT_EQ(log.text.find("messages_conversation_id_seq_key"), std::string::npos) << log.text;
+  // Every lookup goes by its own key: earlier sends of an idempotency key, a token by its hash
+  // and a chat by its business and user, never by reading through a conversation, the tokens
+  // in use or a business's chats.
+  for (const char* index : {"messages_idempotency on messages", "credentials_pkey on credentials",
+                            "conversations_by_pair on conversations"}) {
+    EXPECT_NE(log.text.find(index), std::string::npos) << index << "\n" << log.text;
+  }
+  for (const char* index : {"messages_conversation_id_seq_key", "credentials_principal",
+                            "conversations_by_activity", "conversations_by_user"}) {
+    EXPECT_EQ(log.text.find(index), std::string::npos) << index << "\n" << log.text;
+  }
 }
 
 TEST(DurabilityTest, AcceptsSafeServerAndRefusesUnsafeSession) {

@@ -251,6 +251,34 @@ TEST_F(ChatsTest, FreeTextOnlyInsideTheServiceWindowTemplatesAlways) {
             ErrorCode::kNotFound);
 }
 
+TEST_F(ChatsTest, EachAcknowledgementDropsTheEventsUpToItsPosition) {
+  auto biz = NewBusiness();
+  auto u = NewUser();
+  Start(u, biz);
+  Post({Item(u, biz, "one", "k1"), Item(u, biz, "two", "k2"), Item(u, biz, "three", "k3")});
+  auto events = EventsOf(biz);
+  ASSERT_EQ(events.size(), 4u);  // the chat-started notice, then the three messages
+  auto stored = [&] {
+    pqxx::read_transaction tx(conn_);
+    return tx.exec_params1("SELECT count(*) FROM hosting.events WHERE owner_id = $1::uuid", biz)[0]
+        .as<int>();
+  };
+  auto ack = [&](int64_t position) {
+    pqxx::work tx(conn_);
+    int64_t acked = desk_.Acknowledge(tx, biz, position);
+    tx.commit();
+    return acked;
+  };
+  EXPECT_EQ(ack(events[1].position), events[1].position);
+  EXPECT_EQ(stored(), 2);
+  EXPECT_EQ(ack(events[3].position), events[3].position);
+  EXPECT_EQ(stored(), 0);
+  // Acknowledging an earlier position again moves nothing and drops nothing.
+  Post({Item(u, biz, "four", "k4")});
+  EXPECT_EQ(ack(events[1].position), events[3].position);
+  EXPECT_EQ(stored(), 1);
+}
+
 TEST_F(ChatsTest, AcknowledgeAndReadReachTheSender) {
   auto biz = NewBusiness();
   auto u = NewUser();

@@ -244,8 +244,11 @@ constexpr const char* kAdvanceAck =
     "RETURNING acked_position";
 constexpr const char* kAppendStatusEvents =
     "SELECT hosting.append_status_events($1::uuid[], $2::uuid[], $3::uuid[], $4::smallint)";
+// Everything up to the previous acknowledgement is gone already: starting the range there
+// keeps the scan off the entries of those deleted events, which stay in the index until the
+// next vacuum.
 constexpr const char* kDropAcked =
-    "DELETE FROM hosting.events WHERE owner_id = $1::uuid AND position <= $2";
+    "DELETE FROM hosting.events WHERE owner_id = $1::uuid AND position > $2 AND position <= $3";
 
 // Read: moves the read (and delivered) watermark of one side of a conversation up to a
 // message; returns that message, the sender to tell and how many messages became read.
@@ -739,7 +742,7 @@ std::vector<StatusChange> HostingRepository::Acknowledge(pqxx::transaction_base&
   }
   auto moved = tx.exec_params(kAdvanceAck, owner, position);
   *acked = moved.empty() ? 0 : moved[0][0].as<int64_t>();
-  tx.exec_params0(kDropAcked, owner, *acked);
+  tx.exec_params0(kDropAcked, owner, before, *acked);
   return changes;
 }
 

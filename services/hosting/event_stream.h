@@ -31,7 +31,9 @@ rpc::LogStream<Response>* StartEventStream(grpc::CallbackServerContext* ctx, con
       },
       [keys, lifetime](pqxx::connection& conn, const std::string& owner, int64_t from, int limit,
                        std::deque<Response>* out) {
-        pqxx::read_transaction tx(conn);
+        // No BEGIN and ROLLBACK round trips: the page is one statement, and a data key read
+        // after it (the first time a business's key is needed) may only be newer.
+        pqxx::nontransaction tx(conn);
         int64_t last = from;
         auto rows = HostingRepository::Events(tx, owner, from, limit, lifetime, &last);
         OpenBodies(tx, *keys, &rows);

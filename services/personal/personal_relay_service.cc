@@ -148,7 +148,8 @@ grpc::ServerWriteReactor<v1::StreamMailboxResponse>* PersonalRelayServiceImpl::S
       },
       [](pqxx::connection& conn, const std::string& mailbox, int64_t after, int limit,
          std::deque<v1::StreamMailboxResponse>* out) {
-        pqxx::read_transaction tx(conn);
+        // One statement: no BEGIN and ROLLBACK round trips around it.
+        pqxx::nontransaction tx(conn);
         int64_t last = after;
         for (auto& e : PersonalRepository::Envelopes(tx, mailbox, after, limit)) {
           auto& r = out->emplace_back();

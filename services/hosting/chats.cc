@@ -175,11 +175,7 @@ int UserChats::MarkRead(pqxx::transaction_base& tx, const std::string& user_id,
 int64_t UserChats::Acknowledge(pqxx::transaction_base& tx, const std::string& user_id,
                                int64_t position) const {
   if (position < 0) throw InvalidField("position", "position must not be negative");
-  int64_t acked = 0;
-  auto changes = HostingRepository::Acknowledge(tx, user_id, false, position,
-                                                options_.no_storage_grace_seconds, &acked);
-  AppendStatusEvents(tx, changes, MessageStatus::kDelivered);
-  return acked;
+  return HostingRepository::Acknowledge(tx, user_id, position, options_.no_storage_grace_seconds);
 }
 
 Page<ConversationRow> UserChats::ListChats(pqxx::transaction_base& tx, const std::string& user_id,
@@ -278,11 +274,8 @@ SentMessage BusinessDesk::SendReply(pqxx::transaction_base& tx, const std::strin
 int64_t BusinessDesk::Acknowledge(pqxx::transaction_base& tx, const std::string& business_id,
                                   int64_t position) const {
   if (position < 0) throw InvalidField("position", "position must not be negative");
-  int64_t acked = 0;
-  auto changes = HostingRepository::Acknowledge(tx, business_id, true, position,
-                                                options_.no_storage_grace_seconds, &acked);
-  AppendStatusEvents(tx, changes, MessageStatus::kDelivered);
-  return acked;
+  return HostingRepository::Acknowledge(tx, business_id, position,
+                                        options_.no_storage_grace_seconds);
 }
 
 int BusinessDesk::MarkRead(pqxx::transaction_base& tx, const std::string& business_id,

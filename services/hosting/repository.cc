@@ -74,16 +74,6 @@ constexpr const char* kExpireAllOf =
     "FROM hosting.conversations c "
     "WHERE c.conversation_id = m.conversation_id AND c.business_id = $1::uuid";
 
-// No-storage businesses: delivered messages of the conversations just acknowledged expire
-// after the grace.
-constexpr const char* kNoStorageExpire =
-    "UPDATE hosting.messages m SET expires_at = least(m.expires_at, now() + make_interval(secs => "
-    "$2)) "
-    "FROM hosting.conversations c JOIN hosting.business_terms t USING (business_id) "
-    "LEFT JOIN hosting.conversation_marks mk ON mk.conversation_id = c.conversation_id "
-    "WHERE c.conversation_id = ANY ($1::uuid[]) AND m.conversation_id = c.conversation_id "
-    "  AND t.no_storage AND " STATUS_OF_M " >= 2";
-
 constexpr const char* kUpdateProfile =
     "UPDATE core.businesses SET display_name = $2, description = $3, website = $4 "
     "WHERE business_id = $1::uuid";
@@ -203,52 +193,9 @@ constexpr const char* kTemplates =
 
 constexpr const char* kEvents = "SELECT * FROM hosting.read_events($1::uuid, $2, $3, $4)";
 
-constexpr const char* kAckedPosition =
-    "SELECT coalesce((SELECT acked_position FROM hosting.mailbox_acks WHERE owner_id = $1::uuid), "
-    "0)";
-
-// Delivered: the acknowledged message events move each conversation's delivered watermark for
-// the senders' side; one change per conversation names its latest message and the sender to
-// tell (none for an erased user).
-constexpr const char* kDeliver =
-    "WITH acked AS ("
-    "  SELECT m.conversation_id, m.direction, max(m.seq) AS seq "
-    "  FROM hosting.events e JOIN hosting.messages m ON m.message_id = e.message_id "
-    "  WHERE e.owner_id = $1::uuid AND e.position > $2 AND e.position <= $3 AND e.kind = 1 "
-    "  GROUP BY m.conversation_id, m.direction ORDER BY m.conversation_id), "
-    "moved AS ("
-    "  INSERT INTO hosting.conversation_marks AS k "
-    "    (conversation_id, user_msgs_delivered_seq, biz_msgs_delivered_seq) "
-    "  SELECT a.conversation_id, CASE WHEN a.direction = 1 THEN a.seq ELSE 0 END, "
-    "         CASE WHEN a.direction = 2 THEN a.seq ELSE 0 END FROM acked a "
-    "  ON CONFLICT (conversation_id) DO UPDATE SET "
-    "    user_msgs_delivered_seq = greatest(k.user_msgs_delivered_seq, "
-    "                                       excluded.user_msgs_delivered_seq), "
-    "    biz_msgs_delivered_seq = greatest(k.biz_msgs_delivered_seq, "
-    "                                      excluded.biz_msgs_delivered_seq) "
-    "  RETURNING k.conversation_id) "
-    "SELECT m.message_id::text, a.conversation_id::text, "
-    "  (CASE WHEN a.direction = 1 THEN c.user_id ELSE c.business_id END)::text "
-    "FROM acked a "
-    "JOIN moved ON moved.conversation_id = a.conversation_id "
-    "JOIN hosting.conversations c ON c.conversation_id = a.conversation_id "
-    "JOIN hosting.messages m ON m.conversation_id = a.conversation_id "
-    "  AND m.direction = a.direction AND m.seq = a.seq "
-    "WHERE (CASE WHEN a.direction = 1 THEN c.user_id ELSE c.business_id END) IS NOT NULL";
-constexpr const char* kAdvanceAck =
-    "INSERT INTO hosting.mailbox_acks AS a (owner_id, acked_position) "
-    "VALUES ($1::uuid, least($2, coalesce((SELECT last_position FROM hosting.mailbox_heads "
-    "                                       WHERE owner_id = $1::uuid), 0))) "
-    "ON CONFLICT (owner_id) DO UPDATE SET acked_position = "
-    "  greatest(a.acked_position, excluded.acked_position) "
-    "RETURNING acked_position";
 constexpr const char* kAppendStatusEvents =
     "SELECT hosting.append_status_events($1::uuid[], $2::uuid[], $3::uuid[], $4::smallint)";
-// Everything up to the previous acknowledgement is gone already: starting the range there
-// keeps the scan off the entries of those deleted events, which stay in the index until the
-// next vacuum.
-constexpr const char* kDropAcked =
-    "DELETE FROM hosting.events WHERE owner_id = $1::uuid AND position > $2 AND position <= $3";
+constexpr const char* kAcknowledge = "SELECT hosting.acknowledge($1::uuid, $2, $3)";
 
 // Read: moves the read (and delivered) watermark of one side of a conversation up to a
 // message; returns that message, the sender to tell and how many messages became read.
@@ -331,14 +278,6 @@ std::vector<std::string> SplitCsv(const std::string& s) {
     out.push_back(s.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
     if (comma == std::string::npos) break;
     start = comma + 1;
-  }
-  return out;
-}
-
-std::vector<StatusChange> ChangesFrom(const pqxx::result& rows) {
-  std::vector<StatusChange> out;
-  for (const auto& r : rows) {
-    out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>()});
   }
   return out;
 }
@@ -722,28 +661,12 @@ void HostingRepository::AppendStatusEvents(pqxx::transaction_base& tx,
                  store::SqlArray(messages), status);
 }
 
-int64_t HostingRepository::AckedPosition(pqxx::transaction_base& tx, const std::string& owner) {
-  return tx.exec_params1(kAckedPosition, owner)[0].as<int64_t>();
-}
-
-std::vector<StatusChange> HostingRepository::Acknowledge(pqxx::transaction_base& tx,
-                                                         const std::string& owner,
-                                                         bool owner_is_business, int64_t position,
-                                                         int64_t no_storage_grace, int64_t* acked) {
-  // Acknowledging touches the owner's acks row and message rows, never the owner's head, so
-  // it does not wait for writers appending to the same log.
-  (void)owner_is_business;
-  int64_t before = AckedPosition(tx, owner);
-  auto changes = ChangesFrom(tx.exec_params(kDeliver, owner, before, position));
-  if (!changes.empty()) {
-    std::vector<std::string> conversations;
-    for (const auto& c : changes) conversations.push_back(c.conversation_id);
-    tx.exec_params0(kNoStorageExpire, store::SqlArray(conversations), no_storage_grace);
-  }
-  auto moved = tx.exec_params(kAdvanceAck, owner, position);
-  *acked = moved.empty() ? 0 : moved[0][0].as<int64_t>();
-  tx.exec_params0(kDropAcked, owner, before, *acked);
-  return changes;
+int64_t HostingRepository::Acknowledge(pqxx::transaction_base& tx, const std::string& owner,
+                                       int64_t position, int64_t no_storage_grace) {
+  // Touches the owner's acks row, conversation marks, message rows and then the heads of the
+  // senders told; never the owner's own head, so it does not wait for writers appending to the
+  // same log.
+  return tx.exec_params1(kAcknowledge, owner, position, no_storage_grace)[0].as<int64_t>();
 }
 
 std::vector<StatusChange> HostingRepository::MarkRead(pqxx::transaction_base& tx,

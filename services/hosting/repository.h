@@ -216,16 +216,15 @@ class HostingRepository {
   static std::vector<EventRow> Events(pqxx::transaction_base& tx, const std::string& owner,
                                       int64_t after, int limit, int64_t default_lifetime,
                                       int64_t* last_read = nullptr);
-  static int64_t AckedPosition(pqxx::transaction_base& tx, const std::string& owner);
   // One status event per change, to the owner it names, in one statement.
   static void AppendStatusEvents(pqxx::transaction_base& tx,
                                  const std::vector<StatusChange>& changes, int status);
-  // Marks delivered the messages behind the owner's message events up to `position`, moves
-  // the acknowledged position forward and drops the acknowledged events. Returns the messages
-  // that changed, each with the other side to tell.
-  static std::vector<StatusChange> Acknowledge(pqxx::transaction_base& tx, const std::string& owner,
-                                               bool owner_is_business, int64_t position,
-                                               int64_t no_storage_grace, int64_t* acked);
+  // In one statement: marks delivered the messages behind the owner's message events up to
+  // `position` and tells each conversation's sender (a status event), lets delivered messages
+  // of no-storage businesses expire after `no_storage_grace` seconds, moves the acknowledged
+  // position forward and drops the acknowledged events. Returns the acknowledged position.
+  static int64_t Acknowledge(pqxx::transaction_base& tx, const std::string& owner, int64_t position,
+                             int64_t no_storage_grace);
   // Marks read the messages of `direction` in the conversation up to `message_id` (inclusive).
   // `marked` gets how many became read; the change names `message_id` (every earlier message of
   // that side is read too).

@@ -14,6 +14,7 @@
 
 #include "services/crypto/openssl_util.h"
 #include "services/platform/error.h"
+#include "services/platform/evp.h"
 #include "services/platform/token.h"
 
 namespace bizrelay::crypto {
@@ -56,7 +57,7 @@ std::shared_ptr<EVP_PKEY> Share(EVP_PKEY* pkey) {
 template <typename... Parts>
 std::string Sha384(const Parts&... parts) {
   MdCtxPtr ctx(EVP_MD_CTX_new());
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha384(), nullptr) != 1) {
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), Sha384Digest(), nullptr) != 1) {
     ThrowOpenSslError("EVP_DigestInit_ex(sha384)");
   }
   for (std::string_view part : {std::string_view(parts)...}) {
@@ -105,10 +106,10 @@ std::pair<std::string, std::string> RsaPublicParts(EVP_PKEY* pkey) {
 // restricted to other parameters does.
 bool SetUpPssVerify(EVP_MD_CTX* md_ctx, EVP_PKEY* pkey) {
   EVP_PKEY_CTX* pkey_ctx = nullptr;  // Owned by md_ctx.
-  bool ok = EVP_DigestVerifyInit(md_ctx, &pkey_ctx, EVP_sha384(), nullptr, pkey) == 1 &&
+  bool ok = EVP_DigestVerifyInit(md_ctx, &pkey_ctx, Sha384Digest(), nullptr, pkey) == 1 &&
             EVP_PKEY_CTX_set_rsa_padding(pkey_ctx, RSA_PKCS1_PSS_PADDING) == 1 &&
             EVP_PKEY_CTX_set_rsa_pss_saltlen(pkey_ctx, static_cast<int>(kBlindRsaSaltBytes)) == 1 &&
-            EVP_PKEY_CTX_set_rsa_mgf1_md(pkey_ctx, EVP_sha384()) == 1;
+            EVP_PKEY_CTX_set_rsa_mgf1_md(pkey_ctx, Sha384Digest()) == 1;
   if (!ok) ClearOpenSslErrors();
   return ok;
 }

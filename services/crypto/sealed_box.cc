@@ -12,6 +12,7 @@
 
 #include "services/crypto/openssl_util.h"
 #include "services/platform/error.h"
+#include "services/platform/evp.h"
 
 namespace bizrelay::crypto {
 namespace {
@@ -222,7 +223,7 @@ std::string Aes256GcmSeal(std::string_view key, std::string_view nonce, std::str
   }
   CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   if (!ctx ||
-      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, Bytes(key), Bytes(nonce)) != 1) {
+      EVP_EncryptInit_ex(ctx.get(), Aes256GcmCipher(), nullptr, Bytes(key), Bytes(nonce)) != 1) {
     ThrowOpenSslError("AES-256-GCM init");
   }
   int len = 0;
@@ -264,7 +265,7 @@ std::optional<std::string> Aes256GcmOpen(std::string_view key, std::string_view 
   std::string tag(sealed.substr(ciphertext.size()));
   CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   if (!ctx ||
-      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, Bytes(key), Bytes(nonce)) != 1) {
+      EVP_DecryptInit_ex(ctx.get(), Aes256GcmCipher(), nullptr, Bytes(key), Bytes(nonce)) != 1) {
     ThrowOpenSslError("AES-256-GCM init");
   }
   int len = 0;

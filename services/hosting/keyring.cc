@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "services/platform/aead.h"
+#include "services/platform/evp.h"
 #include "services/platform/token.h"
 
 namespace bizrelay::hosting {
@@ -128,7 +129,7 @@ std::string KeyRing::Pseudonym(const std::string& purpose, const std::string& id
   std::string key = Sha256(current_.key + "|bizrelay-pseudonym-v1|" + purpose);
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+  if (HMAC(Sha256Digest(), key.data(), static_cast<int>(key.size()),
            reinterpret_cast<const unsigned char*>(id.data()), id.size(), out, &len) == nullptr) {
     throw std::runtime_error("HMAC failed");
   }

@@ -5,6 +5,7 @@
 #include <memory>
 #include <stdexcept>
 
+#include "services/platform/evp.h"
 #include "services/platform/token.h"
 
 namespace bizrelay {
@@ -28,12 +29,12 @@ void CheckKey(std::string_view key) {
 std::string Aes256GcmSeal(std::string_view key, std::string_view plaintext,
                           std::string_view associated_data) {
   CheckKey(key);
-  std::string out = RandomBytes(kNonce);
+  std::string out = PublicRandomBytes(kNonce);
   out.resize(kNonce + plaintext.size() + kTag);
   auto* dst = reinterpret_cast<unsigned char*>(out.data());
   CipherCtx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
   int len = 0;
-  if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, U(key), dst) != 1 ||
+  if (!ctx || EVP_EncryptInit_ex(ctx.get(), Aes256GcmCipher(), nullptr, U(key), dst) != 1 ||
       EVP_EncryptUpdate(ctx.get(), nullptr, &len, U(associated_data),
                         static_cast<int>(associated_data.size())) != 1 ||
       EVP_EncryptUpdate(ctx.get(), dst + kNonce, &len, U(plaintext),
@@ -56,7 +57,7 @@ std::optional<std::string> Aes256GcmOpen(std::string_view key, std::string_view 
   CipherCtx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
   int len = 0;
   std::string tag(sealed.substr(kNonce + n));
-  if (!ctx || EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, U(key), U(sealed)) != 1 ||
+  if (!ctx || EVP_DecryptInit_ex(ctx.get(), Aes256GcmCipher(), nullptr, U(key), U(sealed)) != 1 ||
       EVP_DecryptUpdate(ctx.get(), nullptr, &len, U(associated_data),
                         static_cast<int>(associated_data.size())) != 1 ||
       EVP_DecryptUpdate(ctx.get(), dst, &len, U(sealed.substr(kNonce)), static_cast<int>(n)) != 1 ||

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <stdexcept>
 
+#include "services/platform/evp.h"
+
 namespace bizrelay {
 namespace {
 
@@ -25,8 +27,25 @@ std::string RandomBytes(size_t n) {
   return out;
 }
 
+std::string PublicRandomBytes(size_t n) {
+  constexpr size_t kBlock = 4096;
+  if (n > kBlock) return RandomBytes(n);
+  thread_local std::array<unsigned char, kBlock> block;
+  thread_local size_t used = kBlock;  // bytes of `block` already handed out
+  if (kBlock - used < n) {
+    if (RAND_bytes(block.data(), static_cast<int>(kBlock)) != 1) {
+      throw std::runtime_error("RAND_bytes failed");
+    }
+    used = 0;
+  }
+  std::string out(reinterpret_cast<const char*>(block.data() + used), n);
+  OPENSSL_cleanse(block.data() + used, n);
+  used += n;
+  return out;
+}
+
 std::string TimeOrderedUuid() {
-  std::string b = RandomBytes(16);
+  std::string b = PublicRandomBytes(16);
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                 std::chrono::system_clock::now().time_since_epoch())
                 .count();
@@ -48,7 +67,7 @@ std::string GenerateToken(std::string_view prefix) {
 std::string Sha256(std::string_view data) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
   unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), md.data(), &len, EVP_sha256(), nullptr) != 1) {
+  if (EVP_Digest(data.data(), data.size(), md.data(), &len, Sha256Digest(), nullptr) != 1) {
     throw std::runtime_error("EVP_Digest(sha256) failed");
   }
   return std::string(reinterpret_cast<const char*>(md.data()), len);

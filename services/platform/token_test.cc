@@ -80,5 +80,22 @@ TEST(TokenTest, TimeOrderedUuidsFromLaterMillisecondsSortAfter) {
   EXPECT_LT(first, *later.begin());
 }
 
+TEST(TokenTest, PublicRandomBytesNeverRepeatAcrossBlocks) {
+  // 12-byte nonces: 2,000 of them use several of the thread's 4 KiB blocks, and the 4097-byte
+  // request is larger than a block.
+  std::set<std::string> seen;
+  for (int i = 0; i < 2000; ++i) {
+    std::string nonce = PublicRandomBytes(12);
+    ASSERT_EQ(nonce.size(), 12u);
+    EXPECT_TRUE(seen.insert(nonce).second) << "repeated at " << i;
+  }
+  EXPECT_EQ(PublicRandomBytes(4097).size(), 4097u);
+  EXPECT_EQ(PublicRandomBytes(0), "");
+  // Each thread has its own block: another thread's values are fresh too.
+  std::string other;
+  std::thread([&] { other = PublicRandomBytes(12); }).join();
+  EXPECT_TRUE(seen.insert(other).second);
+}
+
 }  // namespace
 }  // namespace bizrelay

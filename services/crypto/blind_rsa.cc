@@ -224,6 +224,11 @@ std::string PrepareMessage(BlindRsaVariant variant, std::string_view msg) {
 // --- BlindRsaPublicKey ---
 
 BlindRsaPublicKey::BlindRsaPublicKey(std::shared_ptr<EVP_PKEY> pkey) : pkey_(std::move(pkey)) {
+  MdCtxPtr verifier(EVP_MD_CTX_new());
+  if (!verifier) ThrowOpenSslError("EVP_MD_CTX_new");
+  // Every way of making a key checked that it accepts these parameters.
+  if (!SetUpPssVerify(verifier.get(), pkey_.get())) ThrowOpenSslError("RSA-PSS verify setup");
+  verifier_ = std::shared_ptr<const EVP_MD_CTX>(verifier.release(), EVP_MD_CTX_free);
   auto [n, e] = RsaPublicParts(pkey_.get());
   modulus_ = std::move(n);
   public_exponent_ = std::move(e);
@@ -302,9 +307,9 @@ std::string BlindRsaPublicKey::Finalize(std::string_view blind_sig, std::string_
 bool BlindRsaPublicKey::Verify(std::string_view prepared_msg, std::string_view sig) const {
   if (sig.size() != modulus_bytes()) return false;
   MdCtxPtr md_ctx(EVP_MD_CTX_new());
-  if (!md_ctx) ThrowOpenSslError("EVP_MD_CTX_new");
-  // Construction checked that the key accepts these parameters.
-  if (!SetUpPssVerify(md_ctx.get(), pkey_.get())) ThrowOpenSslError("RSA-PSS verify setup");
+  if (!md_ctx || EVP_MD_CTX_copy_ex(md_ctx.get(), verifier_.get()) != 1) {
+    ThrowOpenSslError("RSA-PSS verify setup");
+  }
   int rc = EVP_DigestVerify(md_ctx.get(), Bytes(sig), sig.size(), Bytes(prepared_msg),
                             prepared_msg.size());
   ClearOpenSslErrors();

@@ -326,6 +326,27 @@ TEST_F(BlindRsaTest, DeterministicRoundTripVerifies) {
   EXPECT_TRUE(pub().Verify("send token", sig));
 }
 
+TEST_F(BlindRsaTest, ConcurrentVerifiesShareOneKey) {
+  // Every Verify copies the key's one prepared context; threads doing so at once must neither
+  // disturb each other nor the context.
+  auto [blinded, sig] = Issue("send token", BlindRsaVariant::kSha384PssRandomized);
+  std::string bad = sig;
+  bad[10] = static_cast<char>(bad[10] ^ 1);
+  std::vector<std::thread> threads;
+  std::vector<int> right(4, 0), wrong(4, 0);
+  for (size_t t = 0; t < right.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        right[t] += pub().Verify(blinded.prepared_msg, sig) ? 1 : 0;
+        wrong[t] += pub().Verify(blinded.prepared_msg, bad) ? 1 : 0;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_THAT(right, testing::Each(200));
+  EXPECT_THAT(wrong, testing::Each(0));
+}
+
 TEST_F(BlindRsaTest, EmptyMessageRoundTripVerifies) {
   auto [blinded, sig] = Issue("", BlindRsaVariant::kSha384PssDeterministic);
   EXPECT_TRUE(pub().Verify("", sig));

@@ -471,7 +471,7 @@ int Run(Options o) {
       if (!runs.empty()) {
         std::vector<double> v;
         for (const auto& r : runs) v.push_back(r.main.ok_per_second);
-        po.rate_estimate = std::max(12000.0, Median(v));
+        po.rate_estimate = std::max(po.rate_estimate, Median(v));
       }
       po.e2e_rate = o.e2e_rate;
       po.e2e_seconds = o.e2e_seconds;

@@ -187,7 +187,7 @@ struct PersonalOptions {
   double warmup_seconds = 2;
   double seconds = 10;
   int runs = 1;
-  double rate_estimate = 12000;  // sealed sends/s assumed before the first run, to size tokens
+  double rate_estimate = 25000;  // sealed sends/s assumed before the first run, to size tokens
   double e2e_rate = 1000;
   double e2e_seconds = 5;
   int stream_mailboxes = 8;

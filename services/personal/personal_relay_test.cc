@@ -317,6 +317,36 @@ TEST_F(PersonalRelayTest, MailboxDepthIsExactEvenWithGapsInTheNumbering) {
   EXPECT_EQ(PersonalRepository::Envelopes(tx, box.mailbox_id, 0, 10).size(), 3u);
 }
 
+TEST_F(PersonalRelayTest, MailboxDepthStaysExactAcrossAcknowledgedRounds) {
+  // The mailbox row bounds its depth by numbering alone; acknowledgements leave that bound
+  // behind, and sends must still see the room they free, round after round.
+  std::string access = RandomBytes(32);
+  auto box = NewMailbox(access);
+  pqxx::nontransaction tx(*conn_);
+  int64_t last = 0;
+  for (int round = 0; round < 5; ++round) {
+    for (int i = 0; i < 3; ++i) relay_.SendSealed(tx, {box.mailbox_id, access, "x", MintToken()});
+    EXPECT_EQ(ErrorReason([&] {
+                relay_.SendSealed(tx, {box.mailbox_id, access, "x", MintToken()});
+              }),
+              "MAILBOX_FULL")
+        << "round " << round;
+    auto held = PersonalRepository::Envelopes(tx, box.mailbox_id, last, 10);
+    ASSERT_EQ(held.size(), 3u) << "round " << round;
+    last = held.back().seq;
+    // Acknowledging part of the mailbox frees exactly that much room.
+    EXPECT_EQ(relay_.Acknowledge(tx, box.mailbox_id, held[0].seq), 1);
+    relay_.SendSealed(tx, {box.mailbox_id, access, "x", MintToken()});
+    last += 1;
+    EXPECT_EQ(ErrorReason([&] {
+                relay_.SendSealed(tx, {box.mailbox_id, access, "x", MintToken()});
+              }),
+              "MAILBOX_FULL")
+        << "round " << round;
+    EXPECT_EQ(relay_.Acknowledge(tx, box.mailbox_id, last), 3);
+  }
+}
+
 TEST_F(PersonalRelayTest, ASendToAMailboxDeletedMeanwhileIsRefusedAndSpendsNoToken) {
   // The writers read access keys and store a batch in separate statements; a mailbox deleted
   // between the two gets outcome "gone", keeps its token unspent and stores nothing.

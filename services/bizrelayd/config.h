@@ -43,6 +43,7 @@ struct Config {
 
   int64_t personal_max_envelope_bytes = 0;
   int64_t personal_max_mailbox_depth = 0;
+  int64_t personal_access_cache_entries = 0;
   int64_t personal_sends_per_mailbox_per_minute = 0;
   int64_t personal_envelope_ttl_days = 0;
   int64_t personal_max_streams_per_mailbox = 0;

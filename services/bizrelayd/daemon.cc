@@ -163,6 +163,7 @@ void Daemon::StartPersonal(const store::DbPoolOptions& base, const rpc::RpcEnv& 
   p.sends_per_mailbox_per_minute = static_cast<int>(config_.personal_sends_per_mailbox_per_minute);
   p.envelope_ttl_days = static_cast<int>(config_.personal_envelope_ttl_days);
   p.max_streams_per_mailbox = static_cast<int>(config_.personal_max_streams_per_mailbox);
+  p.access_cache_entries = static_cast<size_t>(config_.personal_access_cache_entries);
   personal_relay_ =
       std::make_unique<personal::PersonalRelay>(p, token_verifier_.get(), personal_limiter_.get());
   store::DbPoolOptions writer_options = options;

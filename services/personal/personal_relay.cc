@@ -117,9 +117,9 @@ int PersonalRelay::PrekeyCount(pqxx::transaction_base& tx, const std::string& ma
 }
 
 bool PersonalRelay::AccessMatches(const std::optional<std::string>& stored,
-                                  const std::string& access_key) {
+                                  const std::string& access_hash) {
   static const std::string kDummy = Sha256("bizrelay-no-such-mailbox");
-  bool match = ConstantTimeEquals(Sha256(access_key), stored ? *stored : kDummy);
+  bool match = ConstantTimeEquals(access_hash, stored ? *stored : kDummy);
   return stored && match;
 }
 
@@ -127,7 +127,7 @@ void PersonalRelay::CheckAccess(pqxx::transaction_base& tx, const std::string& m
                                 const std::string& access_key) const {
   std::optional<std::string> stored;
   if (IsWellFormedId(mailbox_id)) stored = PersonalRepository::AccessHash(tx, mailbox_id);
-  if (!AccessMatches(stored, access_key)) throw MailboxNotFound();
+  if (!AccessMatches(stored, Sha256(access_key))) throw MailboxNotFound();
 }
 
 Bundle PersonalRelay::FetchBundle(pqxx::transaction_base& tx, const std::string& mailbox_id,
@@ -141,21 +141,37 @@ Bundle PersonalRelay::FetchBundle(pqxx::transaction_base& tx, const std::string&
 std::vector<SendOutcome> PersonalRelay::SendSealed(pqxx::transaction_base& tx,
                                                    const std::vector<SealedSend>& sends) const {
   std::vector<SendOutcome> out(sends.size());
+  // A send opens its mailbox when its key's hash is the one held for it; any other send (a
+  // wrong key, a mailbox not held, an unknown one) waits for the database's answer alike.
+  std::vector<std::string> presented(sends.size());
+  std::vector<bool> opened(sends.size(), false);
   std::vector<std::string> ids;
-  for (const auto& s : sends) {
-    if (IsWellFormedId(s.mailbox_id)) ids.push_back(s.mailbox_id);
+  for (size_t i = 0; i < sends.size(); ++i) {
+    const SealedSend& s = sends[i];
+    presented[i] = Sha256(s.access_key);
+    if (!IsWellFormedId(s.mailbox_id)) continue;
+    auto held = access_cache_->Find(s.mailbox_id);
+    opened[i] = held && AccessMatches(held, presented[i]);
+    if (!opened[i]) ids.push_back(s.mailbox_id);
   }
-  // Well-formed ids are PostgreSQL's own spelling of a uuid, so they match the keys returned.
-  auto hashes = PersonalRepository::AccessKeyHashes(tx, ids);
+  if (!ids.empty()) {
+    // Well-formed ids are PostgreSQL's own spelling of a uuid, so they match the keys returned.
+    auto hashes = PersonalRepository::AccessKeyHashes(tx, ids);
+    for (const auto& [id, hash] : hashes) access_cache_->Put(id, hash);
+    for (size_t i = 0; i < sends.size(); ++i) {
+      if (opened[i]) continue;
+      auto it = hashes.find(sends[i].mailbox_id);
+      std::optional<std::string> stored;
+      if (it != hashes.end()) stored = it->second;
+      opened[i] = AccessMatches(stored, presented[i]);
+    }
+  }
   std::vector<NewEnvelope> accepted;
   std::vector<size_t> accepted_index;
   for (size_t i = 0; i < sends.size(); ++i) {
     const SealedSend& s = sends[i];
     const std::string& id = s.mailbox_id;
-    auto it = hashes.find(id);
-    std::optional<std::string> stored;
-    if (it != hashes.end()) stored = it->second;
-    if (!AccessMatches(stored, s.access_key)) {
+    if (!opened[i]) {
       out[i] = MailboxNotFound();
       continue;
     }
@@ -176,7 +192,8 @@ std::vector<SendOutcome> PersonalRelay::SendSealed(pqxx::transaction_base& tx,
     switch (outcomes[k]) {
       case PostOutcome::kStored:
         break;
-      case PostOutcome::kMailboxGone:  // deleted since its access key was read
+      case PostOutcome::kMailboxGone:  // deleted since its access key was read or held
+        access_cache_->Forget(accepted[k].mailbox_id);
         out[accepted_index[k]] = MailboxNotFound();
         break;
       case PostOutcome::kTokenSpent:
@@ -197,6 +214,12 @@ void PersonalRelay::SendSealed(pqxx::transaction_base& tx, const SealedSend& sen
   CheckToken(send.token);
   auto outcome = SendSealed(tx, std::vector<SealedSend>{send});
   if (outcome[0]) throw *outcome[0];
+}
+
+void PersonalRelay::DeleteMailbox(pqxx::transaction_base& tx,
+                                  const std::string& mailbox_id) const {
+  access_cache_->Forget(mailbox_id);
+  PersonalRepository::DeleteMailbox(tx, mailbox_id);
 }
 
 int PersonalRelay::Acknowledge(pqxx::transaction_base& tx, const std::string& mailbox_id,

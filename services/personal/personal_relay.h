@@ -1,9 +1,11 @@
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "services/personal/access_key_cache.h"
 #include "services/personal/personal_repository.h"
 #include "services/personal/send_token.h"
 #include "services/platform/error.h"
@@ -22,6 +24,8 @@ struct PersonalOptions {
   int max_prekeys_per_publish = 100;
   int max_streams_per_mailbox = 4;
   int stream_page = 100;
+  // Mailboxes whose access-key hash is held in memory (AccessKeyCache).
+  size_t access_cache_entries = 100000;
 };
 
 struct SendTokenInput {
@@ -51,7 +55,10 @@ class PersonalRelay {
  public:
   PersonalRelay(const PersonalOptions& options, const SendTokenVerifier* tokens,
                 RateLimiter* sends_per_mailbox)
-      : options_(options), tokens_(tokens), sends_(sends_per_mailbox) {}
+      : options_(options),
+        tokens_(tokens),
+        sends_(sends_per_mailbox),
+        access_cache_(std::make_unique<AccessKeyCache>(options.access_cache_entries)) {}
 
   struct Created {
     std::string mailbox_id, owner_secret;
@@ -80,6 +87,7 @@ class PersonalRelay {
   // One send: throws its refusal.
   void SendSealed(pqxx::transaction_base& tx, const SealedSend& send) const;
   int Acknowledge(pqxx::transaction_base& tx, const std::string& mailbox_id, int64_t up_to) const;
+  void DeleteMailbox(pqxx::transaction_base& tx, const std::string& mailbox_id) const;
 
   const PersonalOptions& options() const { return options_; }
 
@@ -88,14 +96,18 @@ class PersonalRelay {
   // dummy hash for unknown mailboxes.
   void CheckAccess(pqxx::transaction_base& tx, const std::string& mailbox_id,
                    const std::string& access_key) const;
-  // Whether `access_key` hashes to `stored` (nullopt: no such mailbox), in constant time.
+  // Whether `access_hash` (of the key presented) is `stored` (nullopt: no such mailbox), in
+  // constant time.
   static bool AccessMatches(const std::optional<std::string>& stored,
-                            const std::string& access_key);
+                            const std::string& access_hash);
   void Spend(pqxx::transaction_base& tx, const SendTokenInput& token) const;
 
   const PersonalOptions options_;
   const SendTokenVerifier* const tokens_;
   RateLimiter* const sends_;
+  // Access-key hashes of mailboxes sent to lately. Only a send presenting the right key is
+  // answered from it: any other asks the database, as a send to an unknown mailbox does.
+  const std::unique_ptr<AccessKeyCache> access_cache_;
 };
 
 }  // namespace bizrelay::personal

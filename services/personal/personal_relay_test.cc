@@ -165,6 +165,30 @@ TEST_F(PersonalRelayTest, WrongAccessKeyLooksExactlyLikeAnUnknownMailbox) {
   EXPECT_EQ(wrong, message("garbage", access));
   EXPECT_NE(wrong.find("NOT_FOUND"), std::string::npos);
   EXPECT_EQ(message(box.mailbox_id, access), "sent");
+  // Once the relay holds the mailbox's key, a wrong key is still answered the same way.
+  EXPECT_EQ(message(box.mailbox_id, RandomBytes(32)), wrong);
+  EXPECT_EQ(message(box.mailbox_id, access), "sent");
+}
+
+TEST_F(PersonalRelayTest, AMailboxDeletedThroughAnotherRelayIsRefusedByOneThatHeldItsKey) {
+  std::string access = RandomBytes(32);
+  auto box = NewMailbox(access);
+  PersonalRelay other(options_, &verifier_, &limiter_);  // another instance
+  pqxx::nontransaction tx(*conn_);
+  relay_.SendSealed(tx, {box.mailbox_id, access, "before", MintToken()});
+  other.DeleteMailbox(tx, box.mailbox_id);
+  for (int i = 0; i < 2; ++i) {
+    SendTokenInput token = MintToken();
+    EXPECT_EQ(ErrorReason([&] {
+                relay_.SendSealed(tx, {box.mailbox_id, access, "after", token});
+              }),
+              "NOT_FOUND");
+    EXPECT_EQ(tx.exec_params1("SELECT count(*) FROM personal.spent_tokens WHERE token_hash = $1",
+                              pqxx::binarystring(Sha256(token.message)))[0]
+                  .as<int>(),
+              0);
+  }
+  EXPECT_EQ(tx.exec1("SELECT count(*) FROM personal.envelopes")[0].as<int>(), 0);
 }
 
 TEST_F(PersonalRelayTest, EnvelopesHoldOnlyMailboxOrderCiphertextAndExpiryDay) {

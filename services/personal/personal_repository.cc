@@ -1,5 +1,7 @@
 #include "services/personal/personal_repository.h"
 
+#include <stdexcept>
+
 #include "services/store/sql_array.h"
 
 namespace bizrelay::personal {
@@ -44,9 +46,11 @@ constexpr const char* kSpend =
 constexpr const char* kAccessKeyHashes =
     "SELECT mailbox_id::text, access_key_hash FROM personal.mailboxes "
     "WHERE mailbox_id = ANY ($1::uuid[])";
+// The width of each token hash packed for post_envelopes.
+constexpr size_t kTokenHashBytes = 32;
 constexpr const char* kPostEnvelopes =
-    "SELECT item, outcome FROM personal.post_envelopes($1::uuid[], $2::bytea[], $3::text[], "
-    "  $4::bytea[], $5, $6)";
+    "SELECT item, outcome FROM personal.post_envelopes($1::uuid[], $2::bytea, $3::text[], "
+    "  $4::bytea, $5::integer[], $6::integer[], $7, $8)";
 constexpr const char* kEnvelopes =
     "SELECT seq, ciphertext FROM personal.envelopes "
     "WHERE mailbox_id = $1::uuid AND seq > $2 AND expires_day >= current_date "
@@ -141,17 +145,23 @@ std::map<std::string, std::string> PersonalRepository::AccessKeyHashes(
 std::vector<PostOutcome> PersonalRepository::PostEnvelopes(pqxx::transaction_base& tx,
                                                            const std::vector<NewEnvelope>& sends,
                                                            int ttl_days, int max_depth) {
-  std::vector<std::string> mailboxes, tokens, keys, ciphertexts;
+  std::vector<std::string> mailboxes, keys, ciphertexts;
+  std::string token_hashes;  // 32 bytes each, one after the other
   for (const auto& s : sends) {
+    if (s.token_hash.size() != kTokenHashBytes) {
+      throw std::logic_error("a token hash is a SHA-256 digest");
+    }
     mailboxes.push_back(s.mailbox_id);
-    tokens.push_back(s.token_hash);
+    token_hashes += s.token_hash;
     keys.push_back(s.key_id);
     ciphertexts.push_back(s.ciphertext);
   }
+  store::PackedBytes packed = store::PackBytes(ciphertexts);
   std::vector<PostOutcome> out(sends.size(), PostOutcome::kTokenSpent);
   for (const auto& r : tx.exec_params(kPostEnvelopes, store::SqlArray(mailboxes),
-                                      store::SqlByteaArray(tokens), store::SqlArray(keys),
-                                      store::SqlByteaArray(ciphertexts), ttl_days, max_depth)) {
+                                      pqxx::binarystring(token_hashes), store::SqlArray(keys),
+                                      pqxx::binarystring(packed.bytes), packed.starts,
+                                      packed.lengths, ttl_days, max_depth)) {
     out.at(r[0].as<size_t>() - 1) = static_cast<PostOutcome>(r[1].as<int>());
   }
   return out;

@@ -89,7 +89,8 @@ TEST(MigratorTest, GroupCommitFunctionsNeverReadAWholeTable) {
                      "ARRAY['00'], ARRAY['00'], 60)"),
             std::vector<int>{5});  // no open conversation
   EXPECT_EQ(outcomes("SELECT * FROM personal.post_envelopes(ARRAY[gen_random_uuid()], "
-                     "ARRAY[sha256('token')], ARRAY['key'], ARRAY['\\x00'::bytea], 30, 10)"),
+                     "sha256('token'), ARRAY['key'], '\\x00'::bytea, ARRAY[0], ARRAY[1], 30, "
+                     "10)"),
             std::vector<int>{3});  // no such mailbox
   // The plans of the statements inside the functions were logged...
   for (const char* node : {"on credentials", "Insert on messages", "Insert on envelopes"}) {

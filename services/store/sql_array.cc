@@ -31,4 +31,25 @@ std::string SqlByteaArray(const std::vector<std::string>& values) {
   return out;
 }
 
+PackedBytes PackBytes(const std::vector<std::string>& values) {
+  PackedBytes out;
+  size_t total = 0;
+  for (const auto& v : values) total += v.size();
+  out.bytes.reserve(total);
+  out.starts = "{";
+  out.lengths = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) {
+      out.starts += ',';
+      out.lengths += ',';
+    }
+    out.starts += std::to_string(out.bytes.size());
+    out.lengths += std::to_string(values[i].size());
+    out.bytes += values[i];
+  }
+  out.starts += '}';
+  out.lengths += '}';
+  return out;
+}
+
 }  // namespace bizrelay::store

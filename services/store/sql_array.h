@@ -12,4 +12,15 @@ std::string SqlArray(const std::vector<std::string>& values);
 // The same for bytea[]: each element in PostgreSQL's hex form.
 std::string SqlByteaArray(const std::vector<std::string>& values);
 
+// Byte strings packed one after the other, for one binary bytea parameter
+// (pqxx::binarystring), with where each starts (from 0) and its length as int[] literals: the
+// SQL takes them apart with substring(bytes FROM start + 1 FOR length). Much cheaper for
+// PostgreSQL to read than a bytea[] of hex text.
+struct PackedBytes {
+  std::string bytes;
+  std::string starts;   // {0,245,...}
+  std::string lengths;  // {245,301,...}
+};
+PackedBytes PackBytes(const std::vector<std::string>& values);
+
 }  // namespace bizrelay::store

@@ -1,6 +1,13 @@
--- Sealed sends (replacing the version of 0014) find how many envelopes a mailbox may hold from
--- the mailbox's own row in the common case. 0014 looked up each mailbox's oldest envelope in
--- the envelope index on every batch, twice, which was about a third of the statement's time.
+-- Sealed sends, replacing the version of 0014 in two ways.
+--
+-- 1. They take their ciphertexts and token hashes packed in one binary bytea each, with each
+-- ciphertext's start and length, instead of arrays of hex text: parsing those arrays (hex digit
+-- by hex digit) was about a seventh of the writer's time. Token hashes are SHA-256, 32 bytes
+-- each, one after the other.
+--
+-- 2. They find how many envelopes a mailbox may hold from the mailbox's own row in the common
+-- case. 0014 looked up each mailbox's oldest envelope in the envelope index on every batch,
+-- twice, which was about a third of the statement's time.
 --
 -- `first_seq` is a lower bound of the mailbox's oldest envelope number: every envelope it
 -- holds is numbered in [first_seq, next_seq], so it holds at most next_seq - first_seq + 1.
@@ -12,9 +19,12 @@
 -- since, or while the mailbox really is near full.
 ALTER TABLE personal.mailboxes ADD COLUMN first_seq bigint NOT NULL DEFAULT 1;
 
+DROP FUNCTION personal.post_envelopes(uuid[], bytea[], text[], bytea[], integer, integer);
+
 -- outcome: 0 stored, 1 token already spent, 2 mailbox full, 3 mailbox gone.
-CREATE OR REPLACE FUNCTION personal.post_envelopes(
-  p_mailbox uuid[], p_token_hash bytea[], p_key_id text[], p_ciphertext bytea[],
+CREATE FUNCTION personal.post_envelopes(
+  p_mailbox uuid[], p_token_hashes bytea, p_key_id text[], p_ciphertexts bytea,
+  p_ciphertext_start integer[], p_ciphertext_length integer[],
   p_ttl_days integer, p_max_depth integer)
 RETURNS TABLE (item integer, outcome smallint)
 LANGUAGE plpgsql
@@ -29,9 +39,11 @@ BEGIN
     ORDER BY m.mailbox_id FOR UPDATE;
   RETURN QUERY
   WITH sends AS (
-    SELECT s.n::integer AS n, s.mailbox, s.token_hash, s.key_id, s.ciphertext
-    FROM unnest(p_mailbox, p_token_hash, p_key_id, p_ciphertext) WITH ORDINALITY
-         AS s(mailbox, token_hash, key_id, ciphertext, n)
+    SELECT s.n::integer AS n, s.mailbox,
+           substring(p_token_hashes FROM (s.n::integer - 1) * 32 + 1 FOR 32) AS token_hash,
+           s.key_id, substring(p_ciphertexts FROM s.start + 1 FOR s.length) AS ciphertext
+    FROM unnest(p_mailbox, p_key_id, p_ciphertext_start, p_ciphertext_length) WITH ORDINALITY
+         AS s(mailbox, key_id, start, length, n)
   ), live AS (
     -- The batch's mailboxes that exist, with how many envelopes each holds: the bound of its
     -- row when that leaves room for all of the batch's sends, otherwise counted (and then

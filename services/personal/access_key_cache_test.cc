@@ -9,9 +9,9 @@ TEST(AccessKeyCacheTest, KeepsMailboxesInUseAndDropsOnesUnusedForAGeneration) {
   AccessKeyCache cache(4);  // generations of 2
   cache.Put("a", "hash-a");
   cache.Put("b", "hash-b");
-  cache.Put("c", "hash-c");  // a and b become the old generation
+  cache.Put("c", "hash-c");              // a and b become the old generation
   EXPECT_EQ(cache.Find("a"), "hash-a");  // used: moves up
-  cache.Put("d", "hash-d");  // c and a become old; b, unused, is dropped
+  cache.Put("d", "hash-d");              // c and a become old; b, unused, is dropped
   EXPECT_EQ(cache.Find("b"), std::nullopt);
   EXPECT_EQ(cache.Find("a"), "hash-a");
   EXPECT_EQ(cache.Find("c"), "hash-c");

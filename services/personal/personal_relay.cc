@@ -216,8 +216,7 @@ void PersonalRelay::SendSealed(pqxx::transaction_base& tx, const SealedSend& sen
   if (outcome[0]) throw *outcome[0];
 }
 
-void PersonalRelay::DeleteMailbox(pqxx::transaction_base& tx,
-                                  const std::string& mailbox_id) const {
+void PersonalRelay::DeleteMailbox(pqxx::transaction_base& tx, const std::string& mailbox_id) const {
   access_cache_->Forget(mailbox_id);
   PersonalRepository::DeleteMailbox(tx, mailbox_id);
 }

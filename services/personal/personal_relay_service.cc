@@ -188,9 +188,8 @@ grpc::ServerUnaryReactor* PersonalRelayServiceImpl::ExportMailbox(
 grpc::ServerUnaryReactor* PersonalRelayServiceImpl::DeleteMailbox(grpc::CallbackServerContext* ctx,
                                                                   const v1::DeleteMailboxRequest*,
                                                                   v1::DeleteMailboxResponse*) {
-  return AsOwner(ctx, [this](auto& tx, const std::string& mailbox) {
-    relay_->DeleteMailbox(tx, mailbox);
-  });
+  return AsOwner(
+      ctx, [this](auto& tx, const std::string& mailbox) { relay_->DeleteMailbox(tx, mailbox); });
 }
 
 }  // namespace bizrelay::personal

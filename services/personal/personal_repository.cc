@@ -158,10 +158,10 @@ std::vector<PostOutcome> PersonalRepository::PostEnvelopes(pqxx::transaction_bas
   }
   store::PackedBytes packed = store::PackBytes(ciphertexts);
   std::vector<PostOutcome> out(sends.size(), PostOutcome::kTokenSpent);
-  for (const auto& r : tx.exec_params(kPostEnvelopes, store::SqlArray(mailboxes),
-                                      pqxx::binarystring(token_hashes), store::SqlArray(keys),
-                                      pqxx::binarystring(packed.bytes), packed.starts,
-                                      packed.lengths, ttl_days, max_depth)) {
+  for (const auto& r :
+       tx.exec_params(kPostEnvelopes, store::SqlArray(mailboxes), pqxx::binarystring(token_hashes),
+                      store::SqlArray(keys), pqxx::binarystring(packed.bytes), packed.starts,
+                      packed.lengths, ttl_days, max_depth)) {
     out.at(r[0].as<size_t>() - 1) = static_cast<PostOutcome>(r[1].as<int>());
   }
   return out;

@@ -11,8 +11,11 @@ namespace {
 
 // What PostgreSQL reads back out of each literal: the same strings, byte for byte.
 TEST(SqlArrayTest, PostgresReadsBackEveryElementByteForByte) {
-  const std::vector<std::string> values = {"plain", "", std::string("nul\0inside", 10),
-                                           "quote\" and \\ backslash", "\xff\x80 high bytes",
+  const std::vector<std::string> values = {"plain",
+                                           "",
+                                           std::string("nul\0inside", 10),
+                                           "quote\" and \\ backslash",
+                                           "\xff\x80 high bytes",
                                            "{braces},commas"};
   std::vector<std::string> texts = values;
   texts[2] = "no nul in text";
@@ -20,12 +23,14 @@ TEST(SqlArrayTest, PostgresReadsBackEveryElementByteForByte) {
   pqxx::connection conn(testing::FreshDatabase());
   pqxx::nontransaction tx(conn);
 
-  auto bytea_rows = tx.exec_params("SELECT v FROM unnest($1::bytea[]) WITH ORDINALITY u(v, n) "
-                                   "ORDER BY n",
-                                   SqlByteaArray(values));
-  auto text_rows = tx.exec_params("SELECT v FROM unnest($1::text[]) WITH ORDINALITY u(v, n) "
-                                  "ORDER BY n",
-                                  SqlArray(texts));
+  auto bytea_rows = tx.exec_params(
+      "SELECT v FROM unnest($1::bytea[]) WITH ORDINALITY u(v, n) "
+      "ORDER BY n",
+      SqlByteaArray(values));
+  auto text_rows = tx.exec_params(
+      "SELECT v FROM unnest($1::text[]) WITH ORDINALITY u(v, n) "
+      "ORDER BY n",
+      SqlArray(texts));
   PackedBytes packed = PackBytes(values);
   auto packed_rows = tx.exec_params(
       "SELECT substring($1::bytea FROM s + 1 FOR l) FROM unnest($2::integer[], $3::integer[]) "

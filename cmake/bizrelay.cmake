@@ -27,10 +27,11 @@ function(bizrelay_test name)
   set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT})
 endfunction()
 
-# bizrelay_embed_sql(OUTPUT VAR FILES ...): compiles SQL files into a C++ source that defines
-# a table of {name, text} pairs, so migrations ship inside the binary.
+# bizrelay_embed_sql(VAR NAMESPACE ns TABLE fn BASE dir FILES ...): compiles SQL files into a
+# C++ source that defines a table of {name, text} pairs, so the schema ships inside the binary.
+# A file is named by its path below BASE.
 function(bizrelay_embed_sql out_var)
-  cmake_parse_arguments(ARG "" "NAMESPACE;TABLE" "FILES" ${ARGN})
+  cmake_parse_arguments(ARG "" "NAMESPACE;TABLE;BASE" "FILES" ${ARGN})
   set(out "${CMAKE_CURRENT_BINARY_DIR}/${ARG_TABLE}.cc")
   set(script "${PROJECT_SOURCE_DIR}/cmake/embed_sql.cmake")
   # A CMake list cannot pass through a command line; join with '|' and split in the script.
@@ -38,7 +39,7 @@ function(bizrelay_embed_sql out_var)
   add_custom_command(
     OUTPUT ${out}
     COMMAND ${CMAKE_COMMAND} -DOUT=${out} -DNAMESPACE=${ARG_NAMESPACE} -DTABLE=${ARG_TABLE}
-            "-DFILES=${files_arg}" -P ${script}
+            -DBASE=${ARG_BASE} "-DFILES=${files_arg}" -P ${script}
     DEPENDS ${ARG_FILES} ${script}
     COMMENT "Embedding SQL into ${ARG_TABLE}.cc"
     VERBATIM)

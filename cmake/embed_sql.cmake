@@ -1,10 +1,11 @@
 # Writes OUT: a C++ file defining `const std::vector<EmbeddedSql>& NAMESPACE::TABLE()` with the
-# content of each file in FILES (sorted by file name), as raw string literals.
+# content of each file in FILES (sorted by path), named by its path below BASE, as raw string
+# literals.
 set(body "")
 string(REPLACE "|" ";" FILES "${FILES}")
 list(SORT FILES)
 foreach(f ${FILES})
-  get_filename_component(name ${f} NAME)
+  file(RELATIVE_PATH name ${BASE} ${f})
   file(READ ${f} text)
   string(APPEND body "      {\"${name}\", R\"bizrelay_sql(${text})bizrelay_sql\"},\n")
 endforeach()

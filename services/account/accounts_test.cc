@@ -12,7 +12,7 @@ namespace {
 
 TEST(AccountsTest, RegisterReturnsATokenForTheNewUser) {
   pqxx::connection conn(store::testing::FreshDatabase());
-  store::ApplyMigrations(conn, store::migration_files());
+  store::ApplySchema(conn);
   pqxx::work tx(conn);
   auto reg = Accounts::Register(tx, "Siti");
   EXPECT_TRUE(reg.token.starts_with("bru_"));

@@ -13,7 +13,7 @@ namespace {
 class AuthenticatorTest : public ::testing::Test {
  protected:
   AuthenticatorTest() : conn_(store::testing::FreshDatabase()), auth_(Sha256("op-secret")) {
-    store::ApplyMigrations(conn_, store::migration_files());
+    store::ApplySchema(conn_);
   }
 
   ErrorCode CodeOf(auto fn) {

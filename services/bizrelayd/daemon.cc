@@ -255,7 +255,7 @@ void Daemon::Start() {
   {
     auto conn = store::OpenConnection(pool_options);
     store::CheckDurability(*conn, config_.database_allow_unsafe_durability);
-    store::ApplyMigrations(*conn, store::migration_files());
+    store::ApplySchema(*conn);
     keys_ = LoadKeyRing(*conn);
   }
   token_issuer_ = LoadTokenIssuer();

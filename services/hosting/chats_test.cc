@@ -24,7 +24,7 @@ struct User {
 class ChatsTest : public ::testing::Test {
  protected:
   ChatsTest() : conninfo_(store::testing::FreshDatabase()), conn_(conninfo_) {
-    store::ApplyMigrations(conn_, store::migration_files());
+    store::ApplySchema(conn_);
     options_.service_window = std::chrono::seconds(2);
   }
 

@@ -20,7 +20,7 @@ using namespace std::chrono_literals;
 class RetentionTest : public ::testing::Test {
  protected:
   RetentionTest() : conninfo_(store::testing::FreshDatabase()), conn_(conninfo_) {
-    store::ApplyMigrations(conn_, store::migration_files());
+    store::ApplySchema(conn_);
     options_.min_lifetime_seconds = 1;
     options_.max_lifetime_seconds = 86400;
     options_.default_lifetime_seconds = 3600;

@@ -13,7 +13,7 @@ namespace {
 class BusinessAdminTest : public ::testing::Test {
  protected:
   BusinessAdminTest() : conn_(store::testing::FreshDatabase()) {
-    store::ApplyMigrations(conn_, store::migration_files());
+    store::ApplySchema(conn_);
   }
   pqxx::connection conn_;
   auth::Authenticator auth_{""};

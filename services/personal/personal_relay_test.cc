@@ -41,7 +41,7 @@ class PersonalRelayTest : public ::testing::Test {
  protected:
   PersonalRelayTest() : admin_url_(store::testing::FreshDatabase()) {
     pqxx::connection admin(admin_url_);
-    store::ApplyMigrations(admin, store::migration_files());
+    store::ApplySchema(admin);
     personal_url_ = admin_url_ + " user=bizrelay_personal";
     hosting_url_ = admin_url_ + " user=bizrelay_hosting";
     conn_ = std::make_unique<pqxx::connection>(personal_url_);

@@ -15,5 +15,9 @@ namespace store {
 // The versioned migrations in services/store/migrations, in file-name order.
 const std::vector<EmbeddedSql>& migration_files();
 
+// The function files in services/store/functions, named by their path below it
+// ("hosting/read_events.sql"), in path order.
+const std::vector<EmbeddedSql>& function_files();
+
 }  // namespace store
 }  // namespace bizrelay

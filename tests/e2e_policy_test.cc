@@ -238,6 +238,129 @@ TEST_F(PolicyE2E, OptOutSurvivesEveryAcceptanceAndKeepsUsersOutOfTheExport) {
   EXPECT_EQ(InfrastructureExport()[0].pseudonymous_id(), rows[0].pseudonymous_id());
 }
 
+// Statements a path role might run against an account, each committed if the database lets
+// it. $1, where used, is the victim's user id.
+struct Attempt {
+  const char* what;
+  std::vector<const char*> statements;
+};
+
+const std::vector<Attempt>& AttemptsOnAnAccount() {
+  static const std::vector<Attempt> kAttempts = {
+      {"delete and re-insert the user row",
+       {"DELETE FROM core.users WHERE user_id = $1::uuid",
+        "INSERT INTO core.users (user_id, display_name) VALUES ($1::uuid, 'Ani')"}},
+      {"delete the user row", {"DELETE FROM core.users WHERE user_id = $1::uuid"}},
+      {"delete the credential", {"DELETE FROM core.credentials WHERE principal_id = $1::uuid"}},
+      {"move the credential to another user",
+       {"UPDATE core.credentials SET principal_id = "
+        "(SELECT user_id FROM core.users WHERE display_name = 'Budi') "
+        "WHERE principal_id = $1::uuid"}},
+      {"change the user id",
+       {"UPDATE core.users SET user_id = gen_random_uuid() WHERE user_id = $1::uuid"}},
+      {"move the opt-out to another user",
+       {"UPDATE core.data_sharing_opt_outs SET user_id = "
+        "(SELECT user_id FROM core.users WHERE display_name = 'Budi') WHERE user_id = $1::uuid"}},
+      {"delete the opt-out", {"DELETE FROM core.data_sharing_opt_outs WHERE user_id = $1::uuid"}},
+      {"delete the acceptances", {"DELETE FROM core.policy_acceptances WHERE user_id = $1::uuid"}},
+      {"truncate the opt-outs", {"TRUNCATE core.data_sharing_opt_outs"}},
+      {"truncate the users", {"TRUNCATE core.users CASCADE"}},
+      {"disable the trigger",
+       {"ALTER TABLE core.data_sharing_opt_outs DISABLE TRIGGER opt_outs_are_permanent",
+        "DELETE FROM core.data_sharing_opt_outs WHERE user_id = $1::uuid"}},
+      {"drop the trigger",
+       {"DROP TRIGGER opt_outs_are_permanent ON core.data_sharing_opt_outs",
+        "DELETE FROM core.data_sharing_opt_outs WHERE user_id = $1::uuid"}},
+      {"replace the trigger's function",
+       {"CREATE OR REPLACE FUNCTION core.keep_opt_out() RETURNS trigger LANGUAGE plpgsql "
+        "AS 'BEGIN RETURN OLD; END'",
+        "DELETE FROM core.data_sharing_opt_outs WHERE user_id = $1::uuid"}},
+      {"replication role",
+       {"SET LOCAL session_replication_role = replica",
+        "DELETE FROM core.data_sharing_opt_outs WHERE user_id = $1::uuid"}},
+      {"a token for a user the database never made",
+       {"INSERT INTO core.credentials (token_hash, kind, principal_id) "
+        "VALUES (sha256(convert_to(gen_random_uuid()::text, 'UTF8')), 1, gen_random_uuid())"}},
+  };
+  return kAttempts;
+}
+
+// Runs the attempt in one transaction as `role`, committing if every statement passes.
+// Returns whether it committed.
+bool TryAs(const std::string& url, const std::string& role, const Attempt& attempt,
+           const std::string& victim) {
+  pqxx::connection c(url + " user=" + role);
+  pqxx::work tx(c);
+  try {
+    for (const char* sql : attempt.statements) {
+      if (std::string_view(sql).find("$1") == std::string_view::npos) {
+        tx.exec(sql);
+      } else {
+        tx.exec_params(sql, victim);
+      }
+    }
+    tx.commit();
+    return true;
+  } catch (const pqxx::sql_error&) {
+    return false;
+  }
+}
+
+TEST_F(PolicyE2E, NoPathRoleCanSeparateAnAccountFromItsOptOut) {
+  auto [ani, ani_token] = NewUserInChat("Ani");
+  auto [budi, budi_token] = NewUserInChat("Budi");
+  auto [citra, citra_token] = NewUserInChat("Citra");
+  ASSERT_TRUE(Publish("v1", 3600s).ok());
+  ASSERT_TRUE(Accept(ani_token, "v1").ok());
+  ASSERT_TRUE(SetOffer(true).ok());
+  ASSERT_TRUE(OptOut(ani_token).ok());
+  ASSERT_TRUE(OptOut(citra_token).ok());
+  ASSERT_TRUE(SetOffer(false).ok());
+
+  for (const char* role : {"bizrelay_hosting", "bizrelay_personal"}) {
+    for (const auto& attempt : AttemptsOnAnAccount()) {
+      EXPECT_FALSE(TryAs(url_, role, attempt, ani)) << role << ": " << attempt.what;
+    }
+  }
+  // Ani's account works, with its opt-out and acceptance.
+  auto status = Status(ani_token);
+  EXPECT_TRUE(status.opted_out_of_data_sharing());
+  ASSERT_EQ(status.versions_size(), 1);
+  EXPECT_TRUE(status.versions(0).has_accepted_time());
+
+  // The hosting role may erase an account, only wholly, through the erase function; the
+  // erased id cannot come back, neither as a user nor behind a token.
+  EXPECT_FALSE(
+      TryAs(url_, "bizrelay_personal", {"erase", {"SELECT core.erase_user($1::uuid)"}}, citra));
+  EXPECT_TRUE(
+      TryAs(url_, "bizrelay_hosting", {"erase", {"SELECT core.erase_user($1::uuid)"}}, citra));
+  for (const Attempt& comeback : std::vector<Attempt>{
+           {"re-insert the user",
+            {"INSERT INTO core.users (user_id, display_name) VALUES ($1::uuid, 'Citra')"}},
+           {"a token for the erased id",
+            {"INSERT INTO core.credentials (token_hash, kind, principal_id) "
+             "VALUES (sha256('citra again'), 1, $1::uuid)"}}}) {
+    EXPECT_FALSE(TryAs(url_, "bizrelay_hosting", comeback, citra)) << comeback.what;
+  }
+  grpc::ClientContext ctx;
+  Authorize(&ctx, citra_token);
+  v1::GetPolicyStatusResponse gone;
+  EXPECT_EQ(accounts_->GetPolicyStatus(&ctx, v1::GetPolicyStatusRequest(), &gone).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+
+  // Only Budi, who never opted out, is shared.
+  auto rows = InfrastructureExport();
+  ASSERT_EQ(rows.size(), 1u);
+  pqxx::connection admin(url_);
+  pqxx::nontransaction tx(admin);
+  EXPECT_EQ(tx.exec1("SELECT count(*) FROM core.users")[0].as<int>(), 2);
+  EXPECT_EQ(tx.exec1("SELECT count(*) FROM core.data_sharing_opt_outs")[0].as<int>(), 1);
+  EXPECT_EQ(tx.exec_params1("SELECT count(*) FROM core.credentials WHERE principal_id = $1::uuid",
+                            citra)[0]
+                .as<int>(),
+            0);
+}
+
 TEST_F(PolicyE2E, DownloadAndEraseYourData) {
   auto [user, token] = NewUserInChat("Dewi");
   ASSERT_TRUE(Publish("2021-01", 3600s).ok());

@@ -38,10 +38,9 @@ constexpr const char* kCloseChats =
 constexpr const char* kEraseLog = "DELETE FROM hosting.events WHERE owner_id = $1::uuid";
 constexpr const char* kEraseHead = "DELETE FROM hosting.mailbox_heads WHERE owner_id = $1::uuid";
 constexpr const char* kEraseAcks = "DELETE FROM hosting.mailbox_acks WHERE owner_id = $1::uuid";
-constexpr const char* kEraseCredentials =
-    "DELETE FROM core.credentials WHERE principal_id = $1::uuid";
-// Cascades to acceptances, the opt-out, issuance counts; sets the chats' user to NULL.
-constexpr const char* kEraseUser = "DELETE FROM core.users WHERE user_id = $1::uuid";
+// Credentials, then the user row, which takes acceptances, the opt-out and issuance counts with
+// it and sets the chats' user to NULL (the only way this role may delete a user).
+constexpr const char* kEraseAccount = "SELECT core.erase_user($1::uuid)";
 
 #undef MICROS
 
@@ -153,9 +152,10 @@ void DataRights::Erase(pqxx::transaction_base& tx, const std::string& user_id) {
   }
   tx.exec_params0(kEraseMessages, user_id);
   tx.exec_params0(kCloseChats, user_id);
-  for (const char* sql : {kEraseLog, kEraseHead, kEraseAcks, kEraseCredentials, kEraseUser}) {
+  for (const char* sql : {kEraseLog, kEraseHead, kEraseAcks}) {
     tx.exec_params0(sql, user_id);
   }
+  tx.exec_params1(kEraseAccount, user_id);
 }
 
 }  // namespace bizrelay::account

@@ -14,7 +14,15 @@ class AuthenticatorTest : public ::testing::Test {
  protected:
   AuthenticatorTest() : conn_(store::testing::FreshDatabase()), auth_(Sha256("op-secret")) {
     store::ApplySchema(conn_);
+    // A credential must name an existing principal: the tests' user and business.
+    pqxx::work tx(conn_);
+    tx.exec_params0("INSERT INTO core.users (user_id, display_name) VALUES ($1, 'u')", kId);
+    tx.exec_params0("INSERT INTO core.businesses (business_id, display_name) VALUES ($1, 'b')",
+                    kId);
+    tx.commit();
   }
+
+  static constexpr const char* kId = "0b0c5a53-7a40-4d0e-9d55-1d2a3f4b5c6d";
 
   ErrorCode CodeOf(auto fn) {
     pqxx::work tx(conn_);
@@ -31,7 +39,7 @@ class AuthenticatorTest : public ::testing::Test {
 };
 
 TEST_F(AuthenticatorTest, StoresOnlyTheHash) {
-  std::string id = "0b0c5a53-7a40-4d0e-9d55-1d2a3f4b5c6d";
+  std::string id = kId;
   pqxx::work tx(conn_);
   std::string token = CredentialRepository::Issue(tx, PrincipalKind::kUser, id);
   auto rows = tx.exec("SELECT encode(token_hash, 'hex') FROM core.credentials");
@@ -43,7 +51,7 @@ TEST_F(AuthenticatorTest, StoresOnlyTheHash) {
 }
 
 TEST_F(AuthenticatorTest, UnknownMissingAndRevokedAreUnauthenticated) {
-  std::string id = "0b0c5a53-7a40-4d0e-9d55-1d2a3f4b5c6d";
+  std::string id = kId;
   std::string token;
   {
     pqxx::work tx(conn_);
@@ -69,8 +77,7 @@ TEST_F(AuthenticatorTest, OperatorApiRefusesOtherPrincipals) {
   std::string token;
   {
     pqxx::work tx(conn_);
-    token = CredentialRepository::Issue(tx, PrincipalKind::kUser,
-                                        "0b0c5a53-7a40-4d0e-9d55-1d2a3f4b5c6d");
+    token = CredentialRepository::Issue(tx, PrincipalKind::kUser, kId);
     tx.commit();
   }
   EXPECT_TRUE(auth_.IsOperator(std::string("op-secret")));

@@ -9,19 +9,17 @@
 -- Roles of the two paths. bizrelayd connects to each path as that path's role (see
 -- database.*_role); objects belong to the migrating role.
 DO $$
+DECLARE
+  r text;
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bizrelay_hosting') THEN
-    CREATE ROLE bizrelay_hosting LOGIN;
-  END IF;
-EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
-END $$;
-
-DO $$
-BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bizrelay_personal') THEN
-    CREATE ROLE bizrelay_personal LOGIN;
-  END IF;
-EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+  FOREACH r IN ARRAY ARRAY['bizrelay_hosting', 'bizrelay_personal'] LOOP
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
+      BEGIN
+        EXECUTE format('CREATE ROLE %I LOGIN', r);
+      EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;  -- made meanwhile
+      END;
+    END IF;
+  END LOOP;
 END $$;
 
 -------------------------------------------------------------------------------------------------

@@ -9,13 +9,13 @@
 #include "bench/setup.h"
 #include "bench/stats.h"
 #include "services/hosting/keyring.h"
-#include "services/hosting/repository.h"
+#include "services/hosting/message_repository.h"
 #include "services/platform/token.h"
 
 namespace bizrelay::bench {
 namespace {
 
-using Bodies = hosting::HostingRepository::Bodies;
+using Bodies = hosting::MessageRepository::Bodies;
 
 // Stores batches for `seconds` from o.writers connections; returns the messages stored per
 // second. Writer w sends for the users whose business index is w modulo the writers, so
@@ -43,7 +43,7 @@ double Ingest(const IngestOptions& o, const std::string& conninfo, hosting::KeyR
           }
           pqxx::nontransaction tx(conn);  // as the daemon's writers do
           auto results =
-              hosting::HostingRepository::PostUserMessages(tx, batch, keys, 2592000, bodies);
+              hosting::MessageRepository::PostUserMessages(tx, batch, keys, 2592000, bodies);
           for (const auto& r : results) {
             if (r.outcome == hosting::PostOutcome::kStored) stored.fetch_add(1);
           }

@@ -6,7 +6,7 @@
 
 namespace bizrelay::bench {
 
-// Ingest through the hosting write path in process (HostingRepository::PostUserMessages, the
+// Ingest through the hosting write path in process (MessageRepository::PostUserMessages, the
 // statement sequence of bizrelayd's group commit), with message bodies sealed (AES-256-GCM with
 // each business's data key, as stored) against the same path storing them unsealed, on one
 // database in alternating runs. gRPC is left out, so what sealing costs shows at its largest.

@@ -330,4 +330,28 @@ PacedResult RunPaced(const std::vector<Sender>& senders, double rate,
   return r;
 }
 
+PhaseResult RunNullCalls(const std::vector<std::unique_ptr<grpc::health::v1::Health::Stub>>& stubs,
+                         int inflight, std::chrono::milliseconds warmup,
+                         std::chrono::milliseconds measure, CpuSampler* cpu) {
+  std::vector<std::unique_ptr<CallSlot>> slots;
+  for (int i = 0; i < inflight; ++i) {
+    slots.push_back(
+        std::make_unique<HealthCheckSlot>(stubs[static_cast<size_t>(i) % stubs.size()].get()));
+  }
+  return RunClosedLoop(slots, warmup, measure, cpu);
+}
+
+nlohmann::json ToJson(const PhaseResult& p) {
+  return {{"seconds", p.seconds},         {"ok", p.ok},         {"ok_per_second", p.ok_per_second},
+          {"latency", ToJson(p.latency)}, {"errors", p.errors}, {"cpu", ToJson(p.cpu)}};
+}
+
+std::string ErrorCounts(const std::map<std::string, uint64_t>& errors) {
+  if (errors.empty()) return "none";
+  std::string s;
+  for (const auto& [code, n] : errors)
+    s += (s.empty() ? "" : ", ") + code + " " + std::to_string(n);
+  return s;
+}
+
 }  // namespace bizrelay::bench

@@ -102,6 +102,17 @@ struct PhaseResult {
   CpuUsage cpu;
 };
 
+// The null call each phase compares with: RunClosedLoop of `inflight` Health/Check slots, slot i
+// on stubs[i % stubs.size()].
+PhaseResult RunNullCalls(const std::vector<std::unique_ptr<grpc::health::v1::Health::Stub>>& stubs,
+                         int inflight, std::chrono::milliseconds warmup,
+                         std::chrono::milliseconds measure, CpuSampler* cpu);
+
+nlohmann::json ToJson(const PhaseResult& p);
+
+// Error counts as one line ("UNAVAILABLE 3, INTERNAL 1"), or "none".
+std::string ErrorCounts(const std::map<std::string, uint64_t>& errors);
+
 // Keeps every slot busy (a new call as soon as the previous one ends) for `warmup` and then
 // `measure`; `cpu` measures the second part. Returns once every call has ended.
 PhaseResult RunClosedLoop(const std::vector<std::unique_ptr<CallSlot>>& slots,

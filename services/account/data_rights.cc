@@ -6,6 +6,8 @@
 
 #include "services/account/policies.h"
 #include "services/hosting/chats.h"
+#include "services/hosting/event_repository.h"
+#include "services/hosting/message_repository.h"
 
 namespace bizrelay::account {
 namespace {
@@ -107,7 +109,7 @@ std::string DataRights::Export(pqxx::transaction_base& tx, hosting::KeyRing& key
     int64_t after = 0;
     while (true) {
       int64_t last = after;
-      auto rows = hosting::HostingRepository::Messages(tx, conversation, after, 200, &last);
+      auto rows = hosting::MessageRepository::Messages(tx, conversation, after, 200, &last);
       bool more = rows.size() == 200;
       hosting::OpenBodies(tx, keys, &rows);
       for (const auto& m : rows) {
@@ -146,9 +148,9 @@ std::string DataRights::Export(pqxx::transaction_base& tx, hosting::KeyRing& key
 void DataRights::Erase(pqxx::transaction_base& tx, const std::string& user_id) {
   // Business heads first (lock order), then conversations.
   for (const auto& r : tx.exec_params(kOpenChats, user_id)) {
-    hosting::HostingRepository::AppendEvent(tx, r[1].as<std::string>(), hosting::EventKind::kNotice,
-                                            r[0].as<std::string>(), "", 0,
-                                            static_cast<int>(hosting::NoticeKind::kChatLeft));
+    hosting::EventRepository::AppendEvent(tx, r[1].as<std::string>(), hosting::EventKind::kNotice,
+                                          r[0].as<std::string>(), "", 0,
+                                          static_cast<int>(hosting::NoticeKind::kChatLeft));
   }
   tx.exec_params0(kEraseMessages, user_id);
   tx.exec_params0(kCloseChats, user_id);

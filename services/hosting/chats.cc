@@ -3,6 +3,11 @@
 #include <algorithm>
 
 #include "services/auth/credentials.h"
+#include "services/hosting/conversation_repository.h"
+#include "services/hosting/event_repository.h"
+#include "services/hosting/message_repository.h"
+#include "services/hosting/template_repository.h"
+#include "services/hosting/terms_repository.h"
 #include "services/platform/error.h"
 #include "services/platform/log.h"
 #include "services/platform/validate.h"
@@ -55,12 +60,12 @@ Page<MessageRow> MessagesPage(pqxx::transaction_base& tx, KeyRing& keys,
   if (!page_token.empty()) after = ParseInt64(DecodePageToken(page_token, 1)[0]);
   Page<MessageRow> page;
   int64_t last_seq = 0;
-  page.items = HostingRepository::Messages(tx, conversation_id, after, limit + 1, &last_seq);
+  page.items = MessageRepository::Messages(tx, conversation_id, after, limit + 1, &last_seq);
   if (static_cast<int>(page.items.size()) > limit) {
     page.items.pop_back();
     // Re-read the seq of the last returned message: ask for exactly `limit` again.
     int64_t seq = 0;
-    HostingRepository::Messages(tx, conversation_id, after, limit, &seq);
+    MessageRepository::Messages(tx, conversation_id, after, limit, &seq);
     page.next_page_token = EncodePageToken({std::to_string(seq)});
   }
   OpenBodies(tx, keys, &page.items);
@@ -85,14 +90,14 @@ void OffboardBusiness(pqxx::transaction_base& tx, KeyRing& keys, const std::stri
           .empty()) {
     throw NotFound("business");
   }
-  HostingRepository::Offboard(tx, business_id);
+  TermsRepository::Offboard(tx, business_id);
   auth::CredentialRepository::RevokeAll(tx, business_id);
   keys.Destroy(tx, business_id);
 }
 
 void AppendStatusEvents(pqxx::transaction_base& tx, const std::vector<StatusChange>& changes,
                         MessageStatus status) {
-  HostingRepository::AppendStatusEvents(tx, changes, static_cast<int>(status));
+  EventRepository::AppendStatusEvents(tx, changes, static_cast<int>(status));
 }
 
 // ---- UserChats ----
@@ -100,7 +105,7 @@ void AppendStatusEvents(pqxx::transaction_base& tx, const std::vector<StatusChan
 DisclosureView UserChats::Disclosure(pqxx::transaction_base& tx,
                                      const std::string& business_id) const {
   CheckId("business", business_id);
-  auto terms = HostingRepository::Terms(tx, business_id, options_.default_lifetime_seconds);
+  auto terms = TermsRepository::Terms(tx, business_id, options_.default_lifetime_seconds);
   if (!terms) throw NotFound("business");
   return ViewOf(std::move(*terms));
 }
@@ -109,8 +114,8 @@ std::string UserChats::StartChat(pqxx::transaction_base& tx, const std::string& 
                                  const std::string& business_id, int64_t disclosure_version) const {
   CheckId("business", business_id);
   // Lock order: the business head before the conversation row.
-  HostingRepository::TakePositions(tx, business_id, 0);
-  auto terms = HostingRepository::Terms(tx, business_id, options_.default_lifetime_seconds);
+  EventRepository::TakePositions(tx, business_id, 0);
+  auto terms = TermsRepository::Terms(tx, business_id, options_.default_lifetime_seconds);
   if (!terms) throw NotFound("business");
   if (terms->version != disclosure_version) {
     throw Error(ErrorCode::kFailedPrecondition, "DISCLOSURE_CHANGED",
@@ -118,9 +123,9 @@ std::string UserChats::StartChat(pqxx::transaction_base& tx, const std::string& 
                 {{"current_version", std::to_string(terms->version)}});
   }
   std::string conversation =
-      HostingRepository::UpsertConsent(tx, business_id, user_id, disclosure_version);
-  HostingRepository::AppendEvent(tx, business_id, EventKind::kNotice, conversation, "", 0,
-                                 static_cast<int>(NoticeKind::kChatStarted));
+      ConversationRepository::UpsertConsent(tx, business_id, user_id, disclosure_version);
+  EventRepository::AppendEvent(tx, business_id, EventKind::kNotice, conversation, "", 0,
+                               static_cast<int>(NoticeKind::kChatStarted));
   return conversation;
 }
 
@@ -128,14 +133,14 @@ ChatState UserChats::Transition(pqxx::transaction_base& tx, const std::string& u
                                 const std::string& business_id, ChatState to,
                                 const std::vector<ChatState>& from, NoticeKind notice) const {
   CheckId("business", business_id);
-  HostingRepository::TakePositions(tx, business_id, 0);
-  auto changed = HostingRepository::SetState(tx, business_id, user_id, to, from);
+  EventRepository::TakePositions(tx, business_id, 0);
+  auto changed = ConversationRepository::SetState(tx, business_id, user_id, to, from);
   if (changed) {
-    HostingRepository::AppendEvent(tx, business_id, EventKind::kNotice, *changed, "", 0,
-                                   static_cast<int>(notice));
+    EventRepository::AppendEvent(tx, business_id, EventKind::kNotice, *changed, "", 0,
+                                 static_cast<int>(notice));
     return to;
   }
-  auto chat = HostingRepository::ChatOfUserWithBusiness(tx, user_id, business_id);
+  auto chat = ConversationRepository::ChatOfUserWithBusiness(tx, user_id, business_id);
   if (!chat) throw NotFound("chat");
   return chat->state;
 }
@@ -162,12 +167,12 @@ int UserChats::MarkRead(pqxx::transaction_base& tx, const std::string& user_id,
                         const std::string& conversation_id, const std::string& message_id) const {
   CheckId("conversation", conversation_id);
   CheckId("message", message_id);
-  auto chat = HostingRepository::ConversationOfUser(tx, user_id, conversation_id);
+  auto chat = ConversationRepository::ConversationOfUser(tx, user_id, conversation_id);
   if (!chat) throw ConversationNotFound();
-  HostingRepository::TakePositions(tx, chat->business_id, 0);
+  EventRepository::TakePositions(tx, chat->business_id, 0);
   int marked = 0;
-  auto changes = HostingRepository::MarkRead(tx, conversation_id, Direction::kBusinessToUser,
-                                             message_id, &marked);
+  auto changes = EventRepository::MarkRead(tx, conversation_id, Direction::kBusinessToUser,
+                                           message_id, &marked);
   AppendStatusEvents(tx, changes, MessageStatus::kRead);
   return marked;
 }
@@ -175,7 +180,7 @@ int UserChats::MarkRead(pqxx::transaction_base& tx, const std::string& user_id,
 int64_t UserChats::Acknowledge(pqxx::transaction_base& tx, const std::string& user_id,
                                int64_t position) const {
   if (position < 0) throw InvalidField("position", "position must not be negative");
-  return HostingRepository::Acknowledge(tx, user_id, position, options_.no_storage_grace_seconds);
+  return EventRepository::Acknowledge(tx, user_id, position, options_.no_storage_grace_seconds);
 }
 
 Page<ConversationRow> UserChats::ListChats(pqxx::transaction_base& tx, const std::string& user_id,
@@ -187,7 +192,7 @@ Page<ConversationRow> UserChats::ListChats(pqxx::transaction_base& tx, const std
     CheckId("page_token", after);
   }
   Page<ConversationRow> page;
-  page.items = HostingRepository::ChatsOfUser(tx, user_id, after, limit + 1);
+  page.items = ConversationRepository::ChatsOfUser(tx, user_id, after, limit + 1);
   if (static_cast<int>(page.items.size()) > limit) {
     page.items.pop_back();
     page.next_page_token = EncodePageToken({page.items.back().conversation_id});
@@ -199,7 +204,7 @@ Page<MessageRow> UserChats::ListMessages(pqxx::transaction_base& tx, const std::
                                          const std::string& conversation_id, int page_size,
                                          const std::string& page_token) const {
   CheckId("conversation", conversation_id);
-  if (!HostingRepository::ConversationOfUser(tx, user_id, conversation_id)) {
+  if (!ConversationRepository::ConversationOfUser(tx, user_id, conversation_id)) {
     throw ConversationNotFound();
   }
   return MessagesPage(tx, *keys_, conversation_id, page_size, page_token);
@@ -233,10 +238,10 @@ SentMessage BusinessDesk::SendReply(pqxx::transaction_base& tx, const std::strin
   }
   std::string request_hash = RequestHash(hash_parts);
 
-  auto chat = HostingRepository::ConversationOfBusiness(tx, business_id, reply.conversation_id,
-                                                        /*lock=*/true);
+  auto chat = ConversationRepository::ConversationOfBusiness(tx, business_id, reply.conversation_id,
+                                                             /*lock=*/true);
   if (!chat) throw ConversationNotFound();
-  if (auto earlier = HostingRepository::MessageByKey(
+  if (auto earlier = MessageRepository::MessageByKey(
           tx, chat->conversation_id, Direction::kBusinessToUser, reply.idempotency_key)) {
     if (earlier->second != request_hash) {
       throw Error(ErrorCode::kAlreadyExists, "IDEMPOTENCY_KEY_REUSED",
@@ -252,7 +257,7 @@ SentMessage BusinessDesk::SendReply(pqxx::transaction_base& tx, const std::strin
 
   std::string text = reply.text;
   if (!reply.template_name.empty()) {
-    auto row = HostingRepository::Template(tx, business_id, reply.template_name);
+    auto row = TemplateRepository::Template(tx, business_id, reply.template_name);
     if (!row) throw NotFound("template");
     TemplateDef def{row->name, row->body, row->parameters};
     text = FillTemplate(def, reply.parameters, options_);
@@ -263,19 +268,18 @@ SentMessage BusinessDesk::SendReply(pqxx::transaction_base& tx, const std::strin
                 {{"window_seconds", std::to_string(options_.service_window.count())}});
   }
   auto data_key = keys_->DataKey(tx, business_id, /*create=*/true);
-  MessageRow message = HostingRepository::InsertMessage(
+  MessageRow message = MessageRepository::InsertMessage(
       tx, *chat, Direction::kBusinessToUser, text, reply.template_name, reply.idempotency_key,
       request_hash, *data_key, options_.default_lifetime_seconds);
-  HostingRepository::AppendEvent(tx, chat->user_id, EventKind::kMessage, chat->conversation_id,
-                                 message.message_id);
+  EventRepository::AppendEvent(tx, chat->user_id, EventKind::kMessage, chat->conversation_id,
+                               message.message_id);
   return {message, false};
 }
 
 int64_t BusinessDesk::Acknowledge(pqxx::transaction_base& tx, const std::string& business_id,
                                   int64_t position) const {
   if (position < 0) throw InvalidField("position", "position must not be negative");
-  return HostingRepository::Acknowledge(tx, business_id, position,
-                                        options_.no_storage_grace_seconds);
+  return EventRepository::Acknowledge(tx, business_id, position, options_.no_storage_grace_seconds);
 }
 
 int BusinessDesk::MarkRead(pqxx::transaction_base& tx, const std::string& business_id,
@@ -283,12 +287,12 @@ int BusinessDesk::MarkRead(pqxx::transaction_base& tx, const std::string& busine
                            const std::string& message_id) const {
   CheckId("conversation", conversation_id);
   CheckId("message", message_id);
-  if (!HostingRepository::ConversationOfBusiness(tx, business_id, conversation_id, false)) {
+  if (!ConversationRepository::ConversationOfBusiness(tx, business_id, conversation_id, false)) {
     throw ConversationNotFound();
   }
   int marked = 0;
-  auto changes = HostingRepository::MarkRead(tx, conversation_id, Direction::kUserToBusiness,
-                                             message_id, &marked);
+  auto changes = EventRepository::MarkRead(tx, conversation_id, Direction::kUserToBusiness,
+                                           message_id, &marked);
   AppendStatusEvents(tx, changes, MessageStatus::kRead);
   return marked;
 }
@@ -296,13 +300,13 @@ int BusinessDesk::MarkRead(pqxx::transaction_base& tx, const std::string& busine
 TemplateDef BusinessDesk::CreateTemplate(pqxx::transaction_base& tx, const std::string& business_id,
                                          const std::string& name, const std::string& body) const {
   TemplateDef def = ParseTemplate(name, body, options_);
-  HostingRepository::UpsertTemplate(tx, business_id, {def.name, def.body, def.parameters});
+  TemplateRepository::UpsertTemplate(tx, business_id, {def.name, def.body, def.parameters});
   return def;
 }
 
 std::vector<TemplateRow> BusinessDesk::Templates(pqxx::transaction_base& tx,
                                                  const std::string& business_id) const {
-  return HostingRepository::Templates(tx, business_id);
+  return TemplateRepository::Templates(tx, business_id);
 }
 
 Page<ConversationRow> BusinessDesk::ListConversations(pqxx::transaction_base& tx,
@@ -316,7 +320,7 @@ Page<ConversationRow> BusinessDesk::ListConversations(pqxx::transaction_base& tx
     after = std::make_pair(ParseInt64(parts[0]), parts[1]);
   }
   Page<ConversationRow> page;
-  page.items = HostingRepository::ConversationsOfBusiness(tx, business_id, after, limit + 1);
+  page.items = ConversationRepository::ConversationsOfBusiness(tx, business_id, after, limit + 1);
   if (static_cast<int>(page.items.size()) > limit) {
     page.items.pop_back();
     const auto& last = page.items.back();
@@ -335,7 +339,7 @@ Page<MessageRow> BusinessDesk::ListMessages(pqxx::transaction_base& tx,
                                             const std::string& conversation_id, int page_size,
                                             const std::string& page_token) const {
   CheckId("conversation", conversation_id);
-  if (!HostingRepository::ConversationOfBusiness(tx, business_id, conversation_id, false)) {
+  if (!ConversationRepository::ConversationOfBusiness(tx, business_id, conversation_id, false)) {
     throw ConversationNotFound();
   }
   return MessagesPage(tx, *keys_, conversation_id, page_size, page_token);
@@ -349,10 +353,10 @@ std::pair<DisclosureView, int> BusinessDesk::UpdateProfile(pqxx::transaction_bas
   CheckOptionalUrl("website", u.website, 200);
   CheckText("data_use_statement", u.data_use_statement, 0, options_.max_statement_chars, true);
 
-  HostingRepository::TakePositions(tx, business_id, 0);
-  auto terms = HostingRepository::Terms(tx, business_id, options_.default_lifetime_seconds);
+  EventRepository::TakePositions(tx, business_id, 0);
+  auto terms = TermsRepository::Terms(tx, business_id, options_.default_lifetime_seconds);
   if (!terms) throw NotFound("business");
-  HostingRepository::UpdateBusinessProfile(
+  TermsRepository::UpdateBusinessProfile(
       tx, business_id, u.display_name.empty() ? terms->display_name : u.display_name,
       u.description.empty() ? terms->description : u.description,
       u.website.empty() ? terms->website : u.website);
@@ -360,10 +364,10 @@ std::pair<DisclosureView, int> BusinessDesk::UpdateProfile(pqxx::transaction_bas
   bool terms_changed =
       !u.data_use_statement.empty() && u.data_use_statement != terms->data_use_statement;
   if (terms_changed) {
-    HostingRepository::SetDataUseStatement(tx, business_id, u.data_use_statement);
+    TermsRepository::SetDataUseStatement(tx, business_id, u.data_use_statement);
     notified = NotifyTermsChanged(tx, business_id);
   }
-  auto now = HostingRepository::Terms(tx, business_id, options_.default_lifetime_seconds);
+  auto now = TermsRepository::Terms(tx, business_id, options_.default_lifetime_seconds);
   return {ViewOf(std::move(*now)), notified};
 }
 
@@ -375,9 +379,10 @@ int BusinessDesk::NotifyTermsChanged(pqxx::transaction_base& tx,
                                      const std::string& business_id) const {
   int notified = 0;
   // Users' heads come after the business's in the lock order; they are taken sorted.
-  for (const auto& [conversation, user] : HostingRepository::OpenChatsOfBusiness(tx, business_id)) {
-    HostingRepository::AppendEvent(tx, user, EventKind::kNotice, conversation, "", 0,
-                                   static_cast<int>(NoticeKind::kTermsChanged));
+  for (const auto& [conversation, user] :
+       ConversationRepository::OpenChatsOfBusiness(tx, business_id)) {
+    EventRepository::AppendEvent(tx, user, EventKind::kNotice, conversation, "", 0,
+                                 static_cast<int>(NoticeKind::kTermsChanged));
     ++notified;
   }
   return notified;
@@ -385,7 +390,7 @@ int BusinessDesk::NotifyTermsChanged(pqxx::transaction_base& tx,
 
 RetentionRule BusinessDesk::Retention(pqxx::transaction_base& tx,
                                       const std::string& business_id) const {
-  auto terms = HostingRepository::Terms(tx, business_id, 0);
+  auto terms = TermsRepository::Terms(tx, business_id, 0);
   if (!terms) throw NotFound("business");
   return {terms->lifetime_seconds, terms->no_storage, terms->label_lifetimes};
 }
@@ -394,16 +399,16 @@ std::pair<DisclosureView, int> BusinessDesk::SetRetention(pqxx::transaction_base
                                                           const std::string& business_id,
                                                           const RetentionRule& rule_in) const {
   RetentionRule rule = CheckRetentionRule(rule_in, options_);
-  HostingRepository::TakePositions(tx, business_id, 0);
-  if (!HostingRepository::Terms(tx, business_id, options_.default_lifetime_seconds)) {
+  EventRepository::TakePositions(tx, business_id, 0);
+  if (!TermsRepository::Terms(tx, business_id, options_.default_lifetime_seconds)) {
     throw NotFound("business");
   }
-  HostingRepository::SetRetention(tx, business_id, rule.default_lifetime_seconds, rule.no_storage,
-                                  rule.label_lifetimes);
-  HostingRepository::ApplyShorterRules(tx, business_id, "", options_.default_lifetime_seconds,
-                                       options_.no_storage_grace_seconds);
+  TermsRepository::SetRetention(tx, business_id, rule.default_lifetime_seconds, rule.no_storage,
+                                rule.label_lifetimes);
+  TermsRepository::ApplyShorterRules(tx, business_id, "", options_.default_lifetime_seconds,
+                                     options_.no_storage_grace_seconds);
   int notified = NotifyTermsChanged(tx, business_id);
-  auto now = HostingRepository::Terms(tx, business_id, options_.default_lifetime_seconds);
+  auto now = TermsRepository::Terms(tx, business_id, options_.default_lifetime_seconds);
   return {ViewOf(std::move(*now)), notified};
 }
 
@@ -412,12 +417,12 @@ void BusinessDesk::LabelConversation(pqxx::transaction_base& tx, const std::stri
                                      const std::string& label) const {
   CheckId("conversation", conversation_id);
   CheckLabel("label", label, /*allow_empty=*/true);
-  if (!HostingRepository::SetLabel(tx, business_id, conversation_id, label)) {
+  if (!TermsRepository::SetLabel(tx, business_id, conversation_id, label)) {
     throw ConversationNotFound();
   }
-  HostingRepository::ApplyShorterRules(tx, business_id, conversation_id,
-                                       options_.default_lifetime_seconds,
-                                       options_.no_storage_grace_seconds);
+  TermsRepository::ApplyShorterRules(tx, business_id, conversation_id,
+                                     options_.default_lifetime_seconds,
+                                     options_.no_storage_grace_seconds);
 }
 
 }  // namespace bizrelay::hosting

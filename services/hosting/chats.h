@@ -4,9 +4,11 @@
 #include <string>
 #include <vector>
 
+#include "services/hosting/event_repository.h"
 #include "services/hosting/keyring.h"
-#include "services/hosting/repository.h"
+#include "services/hosting/rows.h"
 #include "services/hosting/rules.h"
+#include "services/hosting/template_repository.h"
 
 namespace bizrelay::hosting {
 

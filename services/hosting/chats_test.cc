@@ -8,6 +8,9 @@
 #include <thread>
 
 #include "services/account/accounts.h"
+#include "services/hosting/conversation_repository.h"
+#include "services/hosting/event_repository.h"
+#include "services/hosting/message_repository.h"
 #include "services/operator/business_admin.h"
 #include "services/platform/error.h"
 #include "services/platform/token.h"
@@ -49,7 +52,7 @@ class ChatsTest : public ::testing::Test {
   }
   std::vector<PostResult> Post(const std::vector<PostItem>& items) {
     pqxx::work tx(conn_);
-    auto r = HostingRepository::PostUserMessages(tx, items, keys_, 3600);
+    auto r = MessageRepository::PostUserMessages(tx, items, keys_, 3600);
     tx.commit();
     return r;
   }
@@ -59,7 +62,7 @@ class ChatsTest : public ::testing::Test {
   }
   std::vector<EventRow> EventsOf(const std::string& owner, int64_t after = 0) {
     pqxx::read_transaction tx(conn_);
-    auto events = HostingRepository::Events(tx, owner, after, 1000, 3600);
+    auto events = EventRepository::Events(tx, owner, after, 1000, 3600);
     OpenBodies(tx, keys_, &events);
     return events;
   }
@@ -97,7 +100,7 @@ TEST_F(ChatsTest, SendingNeedsAStartedChatAndConsentRecordsTheVersionSeen) {
   ASSERT_EQ(r[0].outcome, PostOutcome::kStored);
   EXPECT_EQ(r[0].message.conversation_id, conv);
   pqxx::read_transaction tx(conn_);
-  auto chat = HostingRepository::ChatOfUserWithBusiness(tx, u.id, biz);
+  auto chat = ConversationRepository::ChatOfUserWithBusiness(tx, u.id, biz);
   EXPECT_EQ(chat->consent_version, 1);
   // The business was told the chat started, then got the message.
   tx.abort();
@@ -407,7 +410,7 @@ TEST_F(ChatsTest, ConcurrentBatchesKeepPerOwnerOrderWithoutDeadlock) {
               "w" + std::to_string(w) + "r" + std::to_string(round) + "i" + std::to_string(i)));
         }
         pqxx::work tx(conn);
-        for (const auto& r : HostingRepository::PostUserMessages(tx, batch, keys_, 3600)) {
+        for (const auto& r : MessageRepository::PostUserMessages(tx, batch, keys_, 3600)) {
           if (r.outcome == PostOutcome::kStored) ++stored;
         }
         tx.commit();

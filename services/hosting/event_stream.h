@@ -6,6 +6,7 @@
 
 #include "services/hosting/chats.h"
 #include "services/hosting/convert.h"
+#include "services/hosting/event_repository.h"
 #include "services/hosting/hosting_env.h"
 #include "services/rpc/bearer.h"
 #include "services/rpc/log_stream.h"
@@ -35,7 +36,7 @@ rpc::LogStream<Response>* StartEventStream(grpc::CallbackServerContext* ctx, con
         // after it (the first time a business's key is needed) may only be newer.
         pqxx::nontransaction tx(conn);
         int64_t last = from;
-        auto rows = HostingRepository::Events(tx, owner, from, limit, lifetime, &last);
+        auto rows = EventRepository::Events(tx, owner, from, limit, lifetime, &last);
         OpenBodies(tx, *keys, &rows);
         for (const auto& row : rows) ToProto(row, &out->emplace_back());
         return last;

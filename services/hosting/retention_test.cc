@@ -5,6 +5,8 @@
 
 #include "services/account/accounts.h"
 #include "services/hosting/chats.h"
+#include "services/hosting/event_repository.h"
+#include "services/hosting/message_repository.h"
 #include "services/hosting/sweeper.h"
 #include "services/operator/business_admin.h"
 #include "services/platform/error.h"
@@ -52,7 +54,7 @@ class RetentionTest : public ::testing::Test {
   std::string Send(const std::string& text, const std::string& biz = "") {
     std::string b = biz.empty() ? biz_ : biz;
     pqxx::work tx(conn_);
-    auto r = HostingRepository::PostUserMessages(
+    auto r = MessageRepository::PostUserMessages(
         tx, {{Sha256(user_.second), b, ToHex(RandomBytes(8)), text, RequestHash({b, text})}}, keys_,
         options_.default_lifetime_seconds);
     tx.commit();
@@ -155,7 +157,7 @@ TEST_F(RetentionTest, ExpiredMessagesAreInvisibleBeforeTheyAreDeleted) {
   EXPECT_EQ(Rows("SELECT count(*) FROM hosting.messages"), 1);  // still stored...
   EXPECT_TRUE(History(conv_).empty());                          // ...but never read
   pqxx::read_transaction tx(conn_);
-  auto events = HostingRepository::Events(tx, biz_, 0, 100, 3600);
+  auto events = EventRepository::Events(tx, biz_, 0, 100, 3600);
   for (const auto& e : events) EXPECT_NE(e.kind, EventKind::kMessage);
 }
 

@@ -11,7 +11,7 @@ std::unique_ptr<SendBatcher> MakeSendBatcher(store::DbPool* pool, KeyRing* keys,
     // no COMMIT). The second statement stores the whole batch atomically and returns only once
     // it is durable.
     pqxx::nontransaction tx(conn);
-    return HostingRepository::PostUserMessages(tx, items, *keys, default_lifetime);
+    return MessageRepository::PostUserMessages(tx, items, *keys, default_lifetime);
   };
   // A batch locks the event-log heads of its businesses: batches of different writers take
   // disjoint businesses, so they never wait for each other.

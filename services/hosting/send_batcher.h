@@ -3,13 +3,13 @@
 #include <memory>
 
 #include "services/hosting/keyring.h"
-#include "services/hosting/repository.h"
+#include "services/hosting/message_repository.h"
 #include "services/store/group_commit.h"
 
 namespace bizrelay::hosting {
 
 // Group commit for user messages: every batch is one transaction of
-// HostingRepository::PostUserMessages. `done` gets the result of its own send, or the error
+// MessageRepository::PostUserMessages. `done` gets the result of its own send, or the error
 // that failed the whole batch.
 using SendBatcher = store::GroupCommit<PostItem, PostResult>;
 

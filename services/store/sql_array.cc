@@ -1,5 +1,8 @@
 #include "services/store/sql_array.h"
 
+#include <tuple>
+#include <utility>
+
 #include "services/platform/token.h"
 
 namespace bizrelay::store {
@@ -28,6 +31,32 @@ std::string SqlByteaArray(const std::vector<std::string>& values) {
     out += '"';
   }
   out += '}';
+  return out;
+}
+
+std::vector<std::string> ReadTextArray(const pqxx::field& field) {
+  if (field.is_null()) throw pqxx::conversion_error("array expected, got NULL");
+  std::vector<std::string> out;
+  pqxx::array_parser parser = field.as_array();
+  int depth = 0;
+  for (auto [juncture, value] = parser.get_next(); juncture != pqxx::array_parser::done;
+       std::tie(juncture, value) = parser.get_next()) {
+    switch (juncture) {
+      case pqxx::array_parser::row_start:
+        if (++depth > 1) throw pqxx::conversion_error("nested array where one dimension expected");
+        break;
+      case pqxx::array_parser::row_end:
+        --depth;
+        break;
+      case pqxx::array_parser::null_value:
+        throw pqxx::conversion_error("NULL array element");
+      case pqxx::array_parser::string_value:
+        out.push_back(std::move(value));
+        break;
+      case pqxx::array_parser::done:
+        break;
+    }
+  }
   return out;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <pqxx/pqxx>
 #include <string>
 #include <vector>
 
@@ -8,6 +9,11 @@ namespace bizrelay::store {
 // A PostgreSQL array literal of strings, for a parameter cast to an array type ($1::text[],
 // $1::uuid[]): every element quoted, with " and \ escaped.
 std::string SqlArray(const std::vector<std::string>& values);
+
+// The elements of a one-dimensional array PostgreSQL returned (text[], uuid[], ...) in their text
+// form, read with libpqxx's array parser. Throws pqxx::conversion_error for a NULL value, a NULL
+// element or a nested array: callers read columns that hold none.
+std::vector<std::string> ReadTextArray(const pqxx::field& field);
 
 // The same for bytea[]: each element in PostgreSQL's hex form.
 std::string SqlByteaArray(const std::vector<std::string>& values);

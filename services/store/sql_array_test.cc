@@ -47,6 +47,22 @@ TEST(SqlArrayTest, PostgresReadsBackEveryElementByteForByte) {
   }
 }
 
+// What libpqxx reads out of an array PostgreSQL returns: the strings SqlArray sent, quotes,
+// backslashes, braces and commas included.
+TEST(SqlArrayTest, ReadTextArrayReadsBackWhatSqlArraySent) {
+  const std::vector<std::string> values = {"plain",           "",     "quote\" and \\ backslash",
+                                           "{braces},commas", "NULL", "utf-8 \xc3\xa9"};
+  pqxx::connection conn(testing::FreshDatabase());
+  pqxx::nontransaction tx(conn);
+
+  auto row =
+      tx.exec_params1("SELECT $1::text[], '{}'::text[], '{a,NULL}'::text[]", SqlArray(values));
+
+  EXPECT_EQ(ReadTextArray(row[0]), values);
+  EXPECT_TRUE(ReadTextArray(row[1]).empty());
+  EXPECT_THROW(ReadTextArray(row[2]), pqxx::conversion_error);
+}
+
 TEST(SqlArrayTest, PackedBytesOfNothingIsEmpty) {
   PackedBytes packed = PackBytes({});
   EXPECT_EQ(packed.bytes, "");

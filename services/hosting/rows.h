@@ -1,0 +1,79 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+// The rows the hosting repositories read and write (schema `hosting`).
+//
+// Every repository function runs in the caller's transaction. Lock order, which every caller
+// keeps so transactions cannot deadlock: business heads (EventRepository::TakePositions on a
+// business), then conversation rows, then message rows, then user heads.
+namespace bizrelay::hosting {
+
+enum class Direction : int { kUserToBusiness = 1, kBusinessToUser = 2 };
+enum class ChatState : int { kOpen = 1, kLeft = 2, kBlocked = 3 };
+enum class EventKind : int { kMessage = 1, kStatus = 2, kNotice = 3 };
+enum class NoticeKind : int {
+  kTermsChanged = 1,
+  kChatStarted = 2,
+  kChatLeft = 3,
+  kBlocked = 4,
+  kUnblocked = 5
+};
+enum class MessageStatus : int { kSent = 1, kDelivered = 2, kRead = 3 };
+
+// A hosted message. Rows come from the database with `sealed` set and `text` empty; the
+// domain layer opens them with the business's data key (KeyRing).
+struct MessageRow {
+  std::string message_id;
+  std::string conversation_id;
+  std::string business_id;
+  std::string sealed;
+  Direction direction = Direction::kUserToBusiness;
+  std::string text;
+  std::string template_name;
+  MessageStatus status = MessageStatus::kSent;
+  int64_t created_unix_micros = 0;
+};
+
+struct ConversationRow {
+  std::string conversation_id;
+  std::string business_id;
+  std::string user_id;
+  std::string business_name;
+  ChatState state = ChatState::kOpen;
+  int64_t consent_version = 0;
+  // Seconds since the user's last message (database clock); nullopt if the user never wrote.
+  std::optional<double> seconds_since_user_message;
+};
+
+struct TermsRow {
+  std::string business_id;
+  std::string display_name;
+  std::string description;
+  std::string website;
+  int64_t version = 1;
+  int64_t lifetime_seconds = 0;
+  bool no_storage = false;
+  std::string data_use_statement;
+  // Lifetimes by conversation label, sorted by label.
+  std::vector<std::pair<std::string, int64_t>> label_lifetimes;
+};
+
+struct EventRow {
+  int64_t position = 0;
+  EventKind kind = EventKind::kMessage;
+  std::string conversation_id;
+  std::string user_id;
+  std::string business_id;
+  MessageRow message;                             // kMessage
+  std::string message_id;                         // kStatus
+  MessageStatus status = MessageStatus::kSent;    // kStatus
+  NoticeKind notice = NoticeKind::kTermsChanged;  // kNotice
+  TermsRow terms;                                 // kNotice (current terms of the business)
+};
+
+}  // namespace bizrelay::hosting

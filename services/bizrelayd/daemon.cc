@@ -201,15 +201,8 @@ void Daemon::StartPersonal(const store::DbPoolOptions& base, const rpc::RpcEnv& 
   services_.push_back(std::move(relay));
   health_.push_back(std::move(health));
   ExportPoolGauges("personal", personal_pool_.get());
-  ExportPoolGauges("personal_writer", personal_writer_pool_.get());
-  if (metrics_on()) {
-    registry_.AddCallbackGauge("bizrelay_group_commit_queued",
-                               "Writes waiting for a group-commit batch.", {{"path", "personal"}},
-                               [b = sealed_batcher_.get()] { return double(b->queued()); });
-    registry_.AddCallbackGauge("bizrelay_open_streams", "Open event streams.",
-                               {{"path", "personal"}},
-                               [h = personal_hub_.get()] { return double(h->streams()); });
-  }
+  ExportPathGauges("personal", personal_writer_pool_.get(), personal_hub_.get(),
+                   [b = sealed_batcher_.get()] { return double(b->queued()); });
   MonitorDatabase("personal", conninfo, {health_targets_.at("personal")});
 }
 
@@ -276,6 +269,17 @@ void Daemon::ExportPoolGauges(const std::string& pool_name, store::DbPool* pool)
   registry_.AddCallbackGauge("bizrelay_db_pool_queued",
                              "Database tasks waiting for a worker of the pool.",
                              {{"pool", pool_name}}, [pool] { return double(pool->queued()); });
+}
+
+void Daemon::ExportPathGauges(const std::string& path, store::DbPool* writer_pool,
+                              store::NotifyHub* hub, std::function<double()> group_commit_queued) {
+  if (!metrics_on()) return;
+  ExportPoolGauges(path + "_writer", writer_pool);
+  registry_.AddCallbackGauge("bizrelay_group_commit_queued",
+                             "Writes waiting for a group-commit batch.", {{"path", path}},
+                             std::move(group_commit_queued));
+  registry_.AddCallbackGauge("bizrelay_open_streams", "Open event streams.", {{"path", path}},
+                             [hub] { return double(hub->streams()); });
 }
 
 void Daemon::MonitorDatabase(const std::string& path, const std::string& conninfo,
@@ -394,15 +398,8 @@ void Daemon::Start() {
     services_.push_back(std::move(user_chats));
     services_.push_back(std::move(business));
     health_.push_back(std::move(health));
-    ExportPoolGauges("hosting_writer", writer_pool_.get());
-    if (metrics_on()) {
-      registry_.AddCallbackGauge("bizrelay_group_commit_queued",
-                                 "Writes waiting for a group-commit batch.", {{"path", "hosting"}},
-                                 [b = batcher_.get()] { return double(b->queued()); });
-      registry_.AddCallbackGauge("bizrelay_open_streams", "Open event streams.",
-                                 {{"path", "hosting"}},
-                                 [h = hub_.get()] { return double(h->streams()); });
-    }
+    ExportPathGauges("hosting", writer_pool_.get(), hub_.get(),
+                     [b = batcher_.get()] { return double(b->queued()); });
   }
   if (config_.HasRole("operator")) {
     auto health = std::make_unique<rpc::HealthService>();

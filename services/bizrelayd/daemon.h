@@ -73,6 +73,9 @@ class Daemon {
   store::GroupCommitMetrics GroupCommitInstruments(const std::string& path);
   // Backlog and stream gauges read at each scrape; the objects must outlive the exporter.
   void ExportPoolGauges(const std::string& pool_name, store::DbPool* pool);
+  // A path's writer pool, group-commit backlog and open streams.
+  void ExportPathGauges(const std::string& path, store::DbPool* writer_pool, store::NotifyHub* hub,
+                        std::function<double()> group_commit_queued);
   // Health of `path`'s servers follows its database (see DatabaseHealthMonitor).
   void MonitorDatabase(const std::string& path, const std::string& conninfo,
                        std::vector<rpc::DatabaseHealthMonitor::Target> targets);

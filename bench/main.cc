@@ -22,6 +22,7 @@
 #include "bench/ingest.h"
 #include "bench/mailboxes_phase.h"
 #include "bench/options.h"
+#include "bench/metrics_cost.h"
 #include "bench/personal.h"
 #include "bench/report.h"
 #include "bench/send_phase.h"
@@ -338,6 +339,10 @@ int main(int argc, char** argv) {
                  "--limits-max-concurrent-streams, 100 by default)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  bool metrics_cost = false;
+  app.add_flag("--metrics-cost", metrics_cost,
+               "Instead of the phases: hosted sends against a server with metrics on and one "
+               "with them off, alternating, --runs pairs (see metrics_cost.h)");
   bool no_inbox = false;
   app.add_flag("--no-inbox", no_inbox,
                "Open no inbox streams: measures sending alone, without the load of delivering "
@@ -358,6 +363,20 @@ int main(int argc, char** argv) {
   }
   if (users->count() == 0 && o.users < o.inflight) o.users = o.inflight;
   try {
+    if (metrics_cost) {
+      auto r = bizrelay::bench::RunMetricsCost(
+          {.bizrelayd = o.bizrelayd,
+           .server_args = o.server_args,
+           .businesses = o.businesses,
+           .users = o.users,
+           .inflight = o.inflight,
+           .channels = o.channels,
+           .runs = o.runs,
+           .text_bytes = o.text_bytes,
+           .warmup = std::chrono::milliseconds(static_cast<int64_t>(o.warmup_seconds * 1000)),
+           .measure = std::chrono::milliseconds(static_cast<int64_t>(o.seconds * 1000))});
+      return r.on.empty() ? 1 : 0;
+    }
     return bizrelay::bench::Run(o);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bizrelay-bench: %s\n", e.what());

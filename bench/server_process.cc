@@ -37,9 +37,9 @@ ServerProcess::ServerProcess(std::string binary, std::vector<std::string> extra_
   // Run as root, the embedded cluster runs as user postgres, which must traverse this dir.
   fs::permissions(data_dir_, fs::perms::others_exec | fs::perms::group_exec, fs::perm_options::add);
   argv_ = {std::move(binary), "--tls-plaintext", "true", "--listen-public", "127.0.0.1:0",
-           "--listen-operator", "127.0.0.1:0", "--listen-personal", "127.0.0.1:0", "--ready-file",
-           (data_dir_ / "ready.json").string(), "--data-dir", data_dir_.string(), "--log-level",
-           "warn",
+           "--listen-operator", "127.0.0.1:0", "--listen-personal", "127.0.0.1:0",
+           "--listen-metrics", "127.0.0.1:0", "--ready-file", (data_dir_ / "ready.json").string(),
+           "--data-dir", data_dir_.string(), "--log-level", "warn",
            // The defaults protect a public deployment from one abusive credential; the
            // benchmark is that credential on purpose (and its few mailboxes get every send).
            "--hosting-sends-per-second", "1000000", "--limits-registrations-per-second", "100000",

@@ -11,6 +11,7 @@
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "services/store/testing/test_postgres.h"
+#include "tests/harness/clients.h"
 #include "tests/harness/command.h"
 #include "tests/harness/daemon_process.h"
 
@@ -19,66 +20,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
-
-struct Biz {
-  std::string id, key;
-};
-struct Usr {
-  std::string id, token;
-};
-
-Biz CreateBusiness(DaemonProcess& d, const std::string& name) {
-  grpc::ClientContext ctx;
-  Authorize(&ctx, d.OperatorToken());
-  v1::CreateBusinessRequest req;
-  req.mutable_profile()->set_display_name(name);
-  v1::CreateBusinessResponse resp;
-  EXPECT_TRUE(
-      v1::OperatorService::NewStub(d.OperatorChannel())->CreateBusiness(&ctx, req, &resp).ok());
-  return {resp.business().business_id(), resp.api_key()};
-}
-
-Usr Register(DaemonProcess& d, const std::string& name) {
-  grpc::ClientContext ctx;
-  v1::RegisterUserRequest req;
-  req.set_display_name(name);
-  v1::RegisterUserResponse resp;
-  EXPECT_TRUE(v1::AccountService::NewStub(d.PublicChannel())->RegisterUser(&ctx, req, &resp).ok());
-  return {resp.profile().user_id(), resp.token()};
-}
-
-std::string StartChat(DaemonProcess& d, const Usr& u, const Biz& b) {
-  auto stub = v1::UserChatService::NewStub(d.PublicChannel());
-  v1::GetBusinessDisclosureResponse disclosure;
-  {
-    grpc::ClientContext ctx;
-    Authorize(&ctx, u.token);
-    v1::GetBusinessDisclosureRequest req;
-    req.set_business_id(b.id);
-    EXPECT_TRUE(stub->GetBusinessDisclosure(&ctx, req, &disclosure).ok());
-  }
-  grpc::ClientContext ctx;
-  Authorize(&ctx, u.token);
-  v1::StartChatRequest req;
-  req.set_business_id(b.id);
-  req.set_disclosure_version(disclosure.disclosure().version());
-  v1::StartChatResponse resp;
-  EXPECT_TRUE(stub->StartChat(&ctx, req, &resp).ok());
-  return resp.conversation_id();
-}
-
-grpc::Status Send(DaemonProcess& d, const Usr& u, const Biz& b, const std::string& text,
-                  const std::string& key, v1::SendMessageResponse* resp = nullptr) {
-  grpc::ClientContext ctx;
-  Authorize(&ctx, u.token);
-  v1::SendMessageRequest req;
-  req.set_business_id(b.id);
-  req.set_text(text);
-  req.set_idempotency_key(key);
-  v1::SendMessageResponse local;
-  return v1::UserChatService::NewStub(d.PublicChannel())
-      ->SendMessage(&ctx, req, resp ? resp : &local);
-}
 
 DaemonProcess::Options WithArgs(std::string url, std::vector<std::string> args = {}) {
   return DaemonProcess::Options{.database_url = std::move(url), .extra_args = std::move(args)};

@@ -78,6 +78,7 @@ grpc::ServerUnaryReactor* AccountServiceImpl::IssueSendTokens(
         auto signatures =
             Accounts::IssueSendTokens(tx, user.id, blinded, *issuer_, tokens_per_day_);
         tx.commit();
+        if (tokens_issued_) tokens_issued_->Add(signatures.size());
         response->set_key_id(issuer_key_id_);
         for (auto& s : signatures) response->add_blind_signatures(std::move(s));
       });

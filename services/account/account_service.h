@@ -4,6 +4,7 @@
 #include "services/auth/authenticator.h"
 #include "services/crypto/blind_rsa.h"
 #include "services/hosting/keyring.h"
+#include "services/metrics/metrics.h"
 #include "services/platform/rate_limiter.h"
 #include "services/rpc/unary.h"
 
@@ -17,14 +18,15 @@ class AccountServiceImpl final : public bizrelay::v1::AccountService::CallbackSe
   // `keys` opens hosted messages for "download your data".
   AccountServiceImpl(rpc::RpcEnv env, const auth::Authenticator* auth, RateLimiter* registrations,
                      const crypto::BlindRsaPrivateKey* issuer, int tokens_per_day,
-                     hosting::KeyRing* keys)
+                     hosting::KeyRing* keys, metrics::Counter* tokens_issued = nullptr)
       : env_(env),
         keys_(keys),
         auth_(auth),
         registrations_(registrations),
         issuer_(issuer),
         issuer_key_id_(crypto::BlindRsaKeyId(issuer->public_key())),
-        tokens_per_day_(tokens_per_day) {}
+        tokens_per_day_(tokens_per_day),
+        tokens_issued_(tokens_issued) {}
 
   grpc::ServerUnaryReactor* RegisterUser(grpc::CallbackServerContext* ctx,
                                          const v1::RegisterUserRequest* request,
@@ -67,6 +69,8 @@ class AccountServiceImpl final : public bizrelay::v1::AccountService::CallbackSe
   const crypto::BlindRsaPrivateKey* const issuer_;
   const std::string issuer_key_id_;
   const int tokens_per_day_;
+  // Blind signatures committed (send tokens issued); may be null.
+  metrics::Counter* const tokens_issued_;
 };
 
 }  // namespace bizrelay::account

@@ -100,6 +100,14 @@ const std::vector<Option>& Options() {
        STR(listen_personal)},
       {"listen.operator", Kind::kString, "127.0.0.1:7002",
        "Address of the operator API (loopback by default)", 0, 0, STR(listen_operator)},
+      {"listen.metrics", Kind::kString, "127.0.0.1:7003",
+       "Address of the Prometheus metrics endpoint (plain HTTP, GET /metrics; loopback by "
+       "default); empty: no metrics are recorded or served",
+       0, 0, STR(listen_metrics)},
+      {"health.probe_interval_ms", Kind::kInt, "1000",
+       "How often each path's database is probed; health turns NOT_SERVING when it does not "
+       "answer and SERVING when it does again",
+       INT(health_probe_interval_ms, "health.probe_interval_ms", 100, 60000)},
       {"reflection", Kind::kBool, "true", "Serve gRPC server reflection",
        BOOL(reflection, "reflection")},
       {"tls.plaintext", Kind::kBool, "false",

@@ -19,6 +19,8 @@ struct Config {
   std::string listen_public;
   std::string listen_operator;
   std::string listen_personal;
+  std::string listen_metrics;  // empty: metrics off
+  int64_t health_probe_interval_ms = 0;
   bool reflection = true;
 
   bool tls_plaintext = false;

@@ -25,9 +25,20 @@ TEST(ConfigTest, DefaultsNeedTlsOrPlaintext) {
   r = Load({"--tls-plaintext", "true"});
   ASSERT_EQ(r.outcome, LoadResult::Outcome::kOk) << r.message;
   EXPECT_EQ(r.config.listen_operator, "127.0.0.1:7002");
+  EXPECT_EQ(r.config.listen_metrics, "127.0.0.1:7003") << "metrics stay on loopback by default";
+  EXPECT_EQ(r.config.health_probe_interval_ms, 1000);
   EXPECT_EQ(r.config.database_pool_size, 8);
   EXPECT_TRUE(r.config.HasRole("hosting"));
   EXPECT_TRUE(r.config.HasRole("operator"));
+}
+
+TEST(ConfigTest, MetricsCanBeTurnedOffWithAnEmptyAddress) {
+  auto r = Load({"--tls-plaintext", "true", "--listen-metrics", ""});
+  ASSERT_EQ(r.outcome, LoadResult::Outcome::kOk) << r.message;
+  EXPECT_EQ(r.config.listen_metrics, "");
+  r = Load({"--tls-plaintext", "true", "--health-probe-interval-ms", "10"});
+  EXPECT_EQ(r.outcome, LoadResult::Outcome::kError);
+  EXPECT_NE(r.message.find("health.probe_interval_ms"), std::string::npos);
 }
 
 TEST(ConfigTest, FlagBeatsEnvironmentBeatsFile) {

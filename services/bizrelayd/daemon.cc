@@ -17,6 +17,7 @@
 #include "services/personal/personal_sweeper.h"
 #include "services/platform/log.h"
 #include "services/platform/token.h"
+#include "services/store/conninfo.h"
 #include "services/store/durability.h"
 #include "services/store/migrator.h"
 
@@ -46,10 +47,7 @@ std::string Trim(std::string s) {
 std::string RoleConnInfo(const std::string& base, const std::string& role,
                          const std::string& explicit_url) {
   if (!explicit_url.empty()) return explicit_url;
-  if (base.starts_with("postgres://") || base.starts_with("postgresql://")) {
-    return base + (base.find('?') == std::string::npos ? "?" : "&") + "user=" + role;
-  }
-  return base + " user=" + role;
+  return store::WithConnParam(base, "user", role);
 }
 
 }  // namespace
@@ -100,9 +98,11 @@ std::shared_ptr<grpc::ServerCredentials> Daemon::Credentials() const {
   return grpc::SslServerCredentials(options);
 }
 
-std::unique_ptr<grpc::Server> Daemon::BuildServer(const std::string& address,
+std::unique_ptr<grpc::Server> Daemon::BuildServer(const std::string& name,
+                                                  const std::string& address,
                                                   const std::vector<grpc::Service*>& services,
-                                                  int* port) {
+                                                  const std::vector<std::string>& service_names,
+                                                  rpc::HealthService* health, int* port) {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(address, Credentials(), port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(config_.limits_max_message_bytes));
@@ -120,8 +120,23 @@ std::unique_ptr<grpc::Server> Daemon::BuildServer(const std::string& address,
   // Connections that never complete the HTTP/2 handshake are dropped.
   builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, 10000);
   for (grpc::Service* s : services) builder.RegisterService(s);
+  builder.RegisterService(health);
+  if (metrics_on()) {
+    std::vector<std::string> counted = service_names;
+    counted.push_back(grpc::health::v1::Health::service_full_name());
+    counted.push_back("grpc.reflection.v1alpha.ServerReflection");
+    rpc_metrics_.push_back(std::make_unique<rpc::RpcMetrics>(&registry_, name, counted));
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    creators.push_back(rpc_metrics_.back()->InterceptorFactory());
+    builder.experimental().SetInterceptorCreators(std::move(creators));
+  }
   auto server = builder.BuildAndStart();
   if (!server || *port == 0) throw std::runtime_error("cannot listen on " + address);
+  health->SetStatus("", ServingStatus::SERVING);
+  for (const auto& n : service_names) health->SetStatus(n, ServingStatus::SERVING);
+  health_targets_[name] = {health, service_names};
+  health_targets_[name].services.push_back("");
+  spdlog::info("event=listening role={} address={} port={}", name, address, *port);
   return server;
 }
 
@@ -172,19 +187,23 @@ void Daemon::StartPersonal(const store::DbPoolOptions& base, const rpc::RpcEnv& 
   personal_writer_pool_ = std::make_unique<store::DbPool>(writer_options);
   sealed_batcher_ = personal::MakeSealedBatcher(
       personal_writer_pool_.get(), personal_relay_.get(), writer_options.workers,
-      static_cast<size_t>(config_.personal_max_batch), options.max_queue);
+      static_cast<size_t>(config_.personal_max_batch), options.max_queue,
+      GroupCommitInstruments("personal"));
   rpc::RpcEnv env{.pool = personal_pool_.get(), .call_timeout = hosting_env.call_timeout};
   auto health = std::make_unique<rpc::HealthService>();
   auto relay = std::make_unique<personal::PersonalRelayServiceImpl>(
-      env, personal_relay_.get(), sealed_batcher_.get(), personal_hub_.get());
+      env, personal_relay_.get(), sealed_batcher_.get(), personal_hub_.get(),
+      Counter("bizrelay_send_tokens_spent_total",
+              "Anonymous send tokens spent (sealed sends stored, mailboxes created)."));
   personal_server_ =
-      BuildServer(config_.listen_personal, {relay.get(), health.get()}, &personal_port_);
-  health->SetStatus("", ServingStatus::SERVING);
-  health->SetStatus("bizrelay.v1.PersonalRelayService", ServingStatus::SERVING);
-  spdlog::info("event=listening role=personal address={} port={}", config_.listen_personal,
-               personal_port_);
+      BuildServer("personal", config_.listen_personal, {relay.get()},
+                  {v1::PersonalRelayService::service_full_name()}, health.get(), &personal_port_);
   services_.push_back(std::move(relay));
   health_.push_back(std::move(health));
+  ExportPoolGauges("personal", personal_pool_.get());
+  ExportPathGauges("personal", personal_writer_pool_.get(), personal_hub_.get(),
+                   [b = sealed_batcher_.get()] { return double(b->queued()); });
+  MonitorDatabase("personal", conninfo, {health_targets_.at("personal")});
 }
 
 std::unique_ptr<hosting::KeyRing> Daemon::LoadKeyRing(pqxx::connection& conn) {
@@ -224,11 +243,65 @@ std::unique_ptr<hosting::KeyRing> Daemon::LoadKeyRing(pqxx::connection& conn) {
   return keys;
 }
 
+metrics::Counter* Daemon::Counter(const std::string& name, const std::string& help,
+                                  metrics::Labels labels) {
+  return metrics_on() ? registry_.AddCounter(name, help, std::move(labels)) : nullptr;
+}
+
+metrics::Gauge* Daemon::Gauge(const std::string& name, const std::string& help,
+                              metrics::Labels labels) {
+  return metrics_on() ? registry_.AddGauge(name, help, std::move(labels)) : nullptr;
+}
+
+store::GroupCommitMetrics Daemon::GroupCommitInstruments(const std::string& path) {
+  if (!metrics_on()) return {};
+  return {.batch_size = registry_.AddHistogram("bizrelay_group_commit_batch_size",
+                                               "Writes stored per group-commit transaction.",
+                                               {{"path", path}}, metrics::SizeBuckets()),
+          .commit_seconds = registry_.AddHistogram(
+              "bizrelay_group_commit_seconds",
+              "Time to store one group-commit batch (durable when it ends), in seconds.",
+              {{"path", path}}, metrics::LatencyBuckets())};
+}
+
+void Daemon::ExportPoolGauges(const std::string& pool_name, store::DbPool* pool) {
+  if (!metrics_on() || pool == nullptr) return;
+  registry_.AddCallbackGauge("bizrelay_db_pool_queued",
+                             "Database tasks waiting for a worker of the pool.",
+                             {{"pool", pool_name}}, [pool] { return double(pool->queued()); });
+}
+
+void Daemon::ExportPathGauges(const std::string& path, store::DbPool* writer_pool,
+                              store::NotifyHub* hub, std::function<double()> group_commit_queued) {
+  if (!metrics_on()) return;
+  ExportPoolGauges(path + "_writer", writer_pool);
+  registry_.AddCallbackGauge("bizrelay_group_commit_queued",
+                             "Writes waiting for a group-commit batch.", {{"path", path}},
+                             std::move(group_commit_queued));
+  registry_.AddCallbackGauge("bizrelay_open_streams", "Open event streams.", {{"path", path}},
+                             [hub] { return double(hub->streams()); });
+}
+
+void Daemon::MonitorDatabase(const std::string& path, const std::string& conninfo,
+                             std::vector<rpc::DatabaseHealthMonitor::Target> targets) {
+  rpc::DatabaseHealthMonitor::Options options{
+      .name = path,
+      .conninfo = conninfo,
+      .interval = std::chrono::milliseconds(config_.health_probe_interval_ms),
+      .up = Gauge("bizrelay_database_up",
+                  "1 if the path's database answered its last health probe, else 0.",
+                  {{"path", path}})};
+  monitors_.push_back(
+      std::make_unique<rpc::DatabaseHealthMonitor>(std::move(options), std::move(targets)));
+  monitors_.back()->Start();
+}
+
 void Daemon::WriteReadyFile() const {
   if (config_.ready_file.empty()) return;
   nlohmann::json ready = {{"public_port", public_port_},
                           {"operator_port", operator_port_},
-                          {"personal_port", personal_port_}};
+                          {"personal_port", personal_port_},
+                          {"metrics_port", metrics_port_}};
   std::string tmp = config_.ready_file + ".tmp";
   std::ofstream(tmp) << ready.dump() << "\n";
   fs::rename(tmp, config_.ready_file);
@@ -244,6 +317,8 @@ void Daemon::Start() {
                                            .bin_dir = config_.database_embedded_bin_dir};
     embedded_ = std::make_unique<store::EmbeddedPostgres>(options);
     embedded_->Start();
+    embedded_->Supervise(Counter("bizrelay_embedded_postgres_restarts_total",
+                                 "Times the embedded PostgreSQL was started again after it died."));
     conninfo = embedded_->ConnInfo();
   }
 
@@ -291,7 +366,8 @@ void Daemon::Start() {
     writer_options.application_name = "bizrelayd-writer";
     writer_pool_ = std::make_unique<store::DbPool>(writer_options);
     batcher_ = hosting::MakeSendBatcher(writer_pool_.get(), keys_.get(), h.default_lifetime_seconds,
-                                        h.writer_threads, h.max_batch, pool_options.max_queue);
+                                        h.writer_threads, h.max_batch, pool_options.max_queue,
+                                        GroupCommitInstruments("hosting"));
     // Inbox streams read in pages: wakes within 10 ms of each other are one read.
     hub_ = std::make_unique<store::NotifyHub>(
         conninfo, "bizrelay_mailbox", h.max_streams_per_principal, std::chrono::milliseconds(10));
@@ -308,59 +384,90 @@ void Daemon::Start() {
     auto health = std::make_unique<rpc::HealthService>();
     auto accounts = std::make_unique<account::AccountServiceImpl>(
         env, auth_.get(), registrations_.get(), token_issuer_.get(),
-        static_cast<int>(config_.tokens_per_day), keys_.get());
+        static_cast<int>(config_.tokens_per_day), keys_.get(),
+        Counter("bizrelay_send_tokens_issued_total",
+                "Anonymous send tokens issued (blind signatures committed)."));
     auto user_chats = std::make_unique<hosting::UserChatServiceImpl>(henv);
     auto business = std::make_unique<hosting::BusinessServiceImpl>(henv);
-    public_server_ = BuildServer(config_.listen_public,
-                                 {accounts.get(), user_chats.get(), business.get(), health.get()},
-                                 &public_port_);
-    for (const char* name : {"", "bizrelay.v1.AccountService", "bizrelay.v1.UserChatService",
-                             "bizrelay.v1.BusinessService"}) {
-      health->SetStatus(name, ServingStatus::SERVING);
-    }
-    spdlog::info("event=listening role=hosting address={} port={}", config_.listen_public,
-                 public_port_);
+    public_server_ = BuildServer(
+        "public", config_.listen_public, {accounts.get(), user_chats.get(), business.get()},
+        {v1::AccountService::service_full_name(), v1::UserChatService::service_full_name(),
+         v1::BusinessService::service_full_name()},
+        health.get(), &public_port_);
     services_.push_back(std::move(accounts));
     services_.push_back(std::move(user_chats));
     services_.push_back(std::move(business));
     health_.push_back(std::move(health));
+    ExportPathGauges("hosting", writer_pool_.get(), hub_.get(),
+                     [b = batcher_.get()] { return double(b->queued()); });
   }
   if (config_.HasRole("operator")) {
     auto health = std::make_unique<rpc::HealthService>();
     auto ops = std::make_unique<operator_api::OperatorServiceImpl>(env, auth_.get(), keys_.get());
     operator_server_ =
-        BuildServer(config_.listen_operator, {ops.get(), health.get()}, &operator_port_);
-    health->SetStatus("", ServingStatus::SERVING);
-    health->SetStatus("bizrelay.v1.OperatorService", ServingStatus::SERVING);
-    spdlog::info("event=listening role=operator address={} port={}", config_.listen_operator,
-                 operator_port_);
+        BuildServer("operator", config_.listen_operator, {ops.get()},
+                    {v1::OperatorService::service_full_name()}, health.get(), &operator_port_);
     services_.push_back(std::move(ops));
     health_.push_back(std::move(health));
   }
+  ExportPoolGauges("hosting", pool_.get());
+  {
+    std::vector<rpc::DatabaseHealthMonitor::Target> targets;
+    for (const char* server : {"public", "operator"}) {
+      if (health_targets_.count(server)) targets.push_back(health_targets_.at(server));
+    }
+    if (!targets.empty()) MonitorDatabase("hosting", conninfo, std::move(targets));
+  }
   if (config_.HasRole("personal")) StartPersonal(pool_options, env);
   if (config_.HasRole("sweeper")) {
+    hosting::SweeperMetrics sweep_metrics{
+        .deleted_messages =
+            Counter("bizrelay_sweeper_deleted_total", "Rows deleted by the retention sweepers.",
+                    {{"kind", "messages"}}),
+        .deleted_events = Counter("bizrelay_sweeper_deleted_total",
+                                  "Rows deleted by the retention sweepers.", {{"kind", "events"}}),
+        .failures = Counter("bizrelay_sweeper_failures_total", "Sweeps that failed.",
+                            {{"path", "hosting"}}),
+        .lag_seconds = Gauge("bizrelay_sweeper_expiry_lag_seconds",
+                             "After the last sweep: now minus the oldest expiry still stored "
+                             "(0 when nothing expired is left).")};
     sweeper_ = std::make_unique<hosting::Sweeper>(
         conninfo, std::chrono::milliseconds(config_.retention_sweep_interval_ms),
-        static_cast<int>(config_.retention_sweep_batch), config_.retention_max_seconds);
+        static_cast<int>(config_.retention_sweep_batch), config_.retention_max_seconds,
+        sweep_metrics);
     sweeper_->Start();
     std::string personal_conninfo =
         RoleConnInfo(admin_conninfo, config_.database_personal_role, config_.database_personal_url);
     std::vector<std::string> accepted = {crypto::BlindRsaKeyId(token_issuer_->public_key())};
-    personal_sweeper_ = std::thread([this, personal_conninfo, accepted] {
-      auto interval = std::chrono::milliseconds(config_.retention_sweep_interval_ms);
-      while (true) {
-        try {
-          int n = personal::SweepPersonal(
-              personal_conninfo, static_cast<int>(config_.retention_sweep_batch), accepted);
-          if (n > 0) spdlog::info("event=personal_sweep deleted={}", n);
-        } catch (const std::exception& e) {
-          spdlog::warn("event=personal_sweep_failed error=\"{}\"", e.what());
-        }
-        std::unique_lock lock(sweep_mu_);
-        if (sweep_cv_.wait_for(lock, interval, [this] { return sweep_stop_; })) return;
-      }
-    });
+    metrics::Counter* personal_deleted =
+        Counter("bizrelay_sweeper_deleted_total", "Rows deleted by the retention sweepers.",
+                {{"kind", "personal"}});
+    metrics::Counter* personal_failures =
+        Counter("bizrelay_sweeper_failures_total", "Sweeps that failed.", {{"path", "personal"}});
+    personal_sweeper_ =
+        std::thread([this, personal_conninfo, accepted, personal_deleted, personal_failures] {
+          auto interval = std::chrono::milliseconds(config_.retention_sweep_interval_ms);
+          while (true) {
+            try {
+              int n = personal::SweepPersonal(
+                  personal_conninfo, static_cast<int>(config_.retention_sweep_batch), accepted);
+              if (n > 0) spdlog::info("event=personal_sweep deleted={}", n);
+              if (personal_deleted) personal_deleted->Add(static_cast<uint64_t>(n));
+            } catch (const std::exception& e) {
+              spdlog::warn("event=personal_sweep_failed error=\"{}\"", e.what());
+              if (personal_failures) personal_failures->Add();
+            }
+            std::unique_lock lock(sweep_mu_);
+            if (sweep_cv_.wait_for(lock, interval, [this] { return sweep_stop_; })) return;
+          }
+        });
     spdlog::info("event=sweeper_started interval_ms={}", config_.retention_sweep_interval_ms);
+  }
+  if (metrics_on()) {
+    exporter_ = std::make_unique<metrics::HttpExporter>(&registry_);
+    metrics_port_ = exporter_->Start(config_.listen_metrics);
+    spdlog::info("event=listening role=metrics address={} port={}", config_.listen_metrics,
+                 metrics_port_);
   }
   WriteReadyFile();
   spdlog::info("event=ready tls={} reflection={}", !config_.tls_plaintext, config_.reflection);
@@ -370,6 +477,7 @@ void Daemon::Stop() {
   if (stopped_) return;
   stopped_ = true;
   spdlog::info("event=shutdown_started grace_ms={}", config_.shutdown_grace_ms);
+  for (auto& m : monitors_) m->Stop();
   for (auto& h : health_) h->Shutdown();
   // Open event streams end now (UNAVAILABLE) so clients reconnect to another instance.
   if (hub_) hub_->Stop();
@@ -395,6 +503,8 @@ void Daemon::Stop() {
   if (writer_pool_) writer_pool_->Stop();
   if (pool_) pool_->Stop();
   if (embedded_) embedded_->Stop();
+  // Last: the exporter's gauges read the pools and hubs, which live until the destructor.
+  if (exporter_) exporter_->Stop();
   spdlog::info("event=shutdown_complete");
 }
 

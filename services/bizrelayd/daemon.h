@@ -3,6 +3,7 @@
 #include <grpcpp/server.h>
 
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -15,9 +16,13 @@
 #include "services/hosting/rules.h"
 #include "services/hosting/send_batcher.h"
 #include "services/hosting/sweeper.h"
+#include "services/metrics/exporter.h"
+#include "services/metrics/metrics.h"
 #include "services/personal/personal_relay_service.h"
 #include "services/platform/rate_limiter.h"
+#include "services/rpc/health_monitor.h"
 #include "services/rpc/health_service.h"
+#include "services/rpc/rpc_metrics.h"
 #include "services/rpc/unary.h"
 #include "services/store/db_pool.h"
 #include "services/store/embedded_postgres.h"
@@ -41,6 +46,7 @@ class Daemon {
   int public_port() const { return public_port_; }
   int operator_port() const { return operator_port_; }
   int personal_port() const { return personal_port_; }
+  int metrics_port() const { return metrics_port_; }
 
  private:
   std::string ResolveOperatorTokenHash();
@@ -50,11 +56,37 @@ class Daemon {
   std::unique_ptr<crypto::BlindRsaPrivateKey> LoadTokenIssuer();
   void StartPersonal(const store::DbPoolOptions& base, const rpc::RpcEnv& hosting_env);
   std::shared_ptr<grpc::ServerCredentials> Credentials() const;
-  std::unique_ptr<grpc::Server> BuildServer(const std::string& address,
-                                            const std::vector<grpc::Service*>& services, int* port);
+  // A listener serving `services` and `health`; with metrics on, its calls are counted under
+  // the server label `name`.
+  // SERVING is set for "" and `service_names`.
+  std::unique_ptr<grpc::Server> BuildServer(const std::string& name, const std::string& address,
+                                            const std::vector<grpc::Service*>& services,
+                                            const std::vector<std::string>& service_names,
+                                            rpc::HealthService* health, int* port);
+  bool metrics_on() const { return !config_.listen_metrics.empty(); }
+  // With metrics on, a counter/gauge/histogram registered in registry_; with them off, null
+  // (every recorder takes null as "do not record").
+  metrics::Counter* Counter(const std::string& name, const std::string& help,
+                            metrics::Labels labels = {});
+  metrics::Gauge* Gauge(const std::string& name, const std::string& help,
+                        metrics::Labels labels = {});
+  store::GroupCommitMetrics GroupCommitInstruments(const std::string& path);
+  // Backlog and stream gauges read at each scrape; the objects must outlive the exporter.
+  void ExportPoolGauges(const std::string& pool_name, store::DbPool* pool);
+  // A path's writer pool, group-commit backlog and open streams.
+  void ExportPathGauges(const std::string& path, store::DbPool* writer_pool, store::NotifyHub* hub,
+                        std::function<double()> group_commit_queued);
+  // Health of `path`'s servers follows its database (see DatabaseHealthMonitor).
+  void MonitorDatabase(const std::string& path, const std::string& conninfo,
+                       std::vector<rpc::DatabaseHealthMonitor::Target> targets);
   void WriteReadyFile() const;
 
   Config config_;
+  // Declared first so that it outlives everything that records into it. Instruments are
+  // registered only when metrics are on.
+  metrics::Registry registry_;
+  // One per gRPC server; each outlives its server (declared before them).
+  std::vector<std::unique_ptr<rpc::RpcMetrics>> rpc_metrics_;
   std::unique_ptr<store::EmbeddedPostgres> embedded_;
   std::unique_ptr<store::DbPool> pool_;
   // Group commit of user messages runs on its own connections.
@@ -89,6 +121,12 @@ class Daemon {
   int public_port_ = 0;
   int operator_port_ = 0;
   int personal_port_ = 0;
+  int metrics_port_ = 0;
+  // Each server's health service and service names ("" included), by server name, for the
+  // database monitors.
+  std::map<std::string, rpc::DatabaseHealthMonitor::Target> health_targets_;
+  std::vector<std::unique_ptr<rpc::DatabaseHealthMonitor>> monitors_;
+  std::unique_ptr<metrics::HttpExporter> exporter_;
   bool stopped_ = false;
 };
 

@@ -17,6 +17,7 @@ using SendBatcher = store::GroupCommit<PostItem, PostResult>;
 // `pool` and `keys` must outlive the batcher; its in-flight batches are the pool's workers.
 std::unique_ptr<SendBatcher> MakeSendBatcher(store::DbPool* pool, KeyRing* keys,
                                              int64_t default_lifetime, int writers,
-                                             size_t max_batch, size_t max_queue);
+                                             size_t max_batch, size_t max_queue,
+                                             store::GroupCommitMetrics metrics = {});
 
 }  // namespace bizrelay::hosting

@@ -27,11 +27,12 @@ constexpr const char* kLag =
 }  // namespace
 
 Sweeper::Sweeper(std::string conninfo, std::chrono::milliseconds interval, int batch,
-                 int64_t max_lifetime_seconds)
+                 int64_t max_lifetime_seconds, SweeperMetrics metrics)
     : conninfo_(std::move(conninfo)),
       interval_(interval),
       batch_(batch),
-      max_lifetime_seconds_(max_lifetime_seconds) {}
+      max_lifetime_seconds_(max_lifetime_seconds),
+      metrics_(metrics) {}
 
 Sweeper::~Sweeper() { Stop(); }
 
@@ -77,6 +78,13 @@ void Sweeper::Loop() {
       auto start = std::chrono::steady_clock::now();
       SweepReport r = SweepOnce(conninfo_, batch_, max_lifetime_seconds_);
       total_deleted_ += r.deleted_messages;
+      if (metrics_.deleted_messages) {
+        metrics_.deleted_messages->Add(static_cast<uint64_t>(r.deleted_messages));
+      }
+      if (metrics_.deleted_events) {
+        metrics_.deleted_events->Add(static_cast<uint64_t>(r.deleted_events));
+      }
+      if (metrics_.lag_seconds) metrics_.lag_seconds->Set(r.lag_seconds);
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                     std::chrono::steady_clock::now() - start)
                     .count();
@@ -88,6 +96,7 @@ void Sweeper::Loop() {
       }
     } catch (const std::exception& e) {
       spdlog::warn("event=sweep_failed error=\"{}\"", e.what());
+      if (metrics_.failures) metrics_.failures->Add();
     }
     std::unique_lock lock(mu_);
     if (cv_.wait_for(lock, interval_, [this] { return stopping_; })) return;

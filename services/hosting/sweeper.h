@@ -8,6 +8,8 @@
 #include <string>
 #include <thread>
 
+#include "services/metrics/metrics.h"
+
 namespace bizrelay::hosting {
 
 struct SweepReport {
@@ -15,6 +17,14 @@ struct SweepReport {
   int64_t deleted_events = 0;
   // Now minus the oldest expiry still present after the sweep (0 if none is left).
   double lag_seconds = 0;
+};
+
+// What the sweeper records after each sweep; any may be null.
+struct SweeperMetrics {
+  metrics::Counter* deleted_messages = nullptr;
+  metrics::Counter* deleted_events = nullptr;
+  metrics::Counter* failures = nullptr;
+  metrics::Gauge* lag_seconds = nullptr;  // SweepReport::lag_seconds of the last sweep
 };
 
 // The retention sweeper: deletes expired messages (their events go with them) in bounded
@@ -25,7 +35,7 @@ struct SweepReport {
 class Sweeper {
  public:
   Sweeper(std::string conninfo, std::chrono::milliseconds interval, int batch,
-          int64_t max_lifetime_seconds);
+          int64_t max_lifetime_seconds, SweeperMetrics metrics = {});
   ~Sweeper();
 
   void Start();
@@ -44,6 +54,7 @@ class Sweeper {
   const std::chrono::milliseconds interval_;
   const int batch_;
   const int64_t max_lifetime_seconds_;
+  const SweeperMetrics metrics_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;  // guarded by mu_

@@ -17,7 +17,8 @@ Error NoSecret() {
 }  // namespace
 
 std::unique_ptr<SealedBatcher> MakeSealedBatcher(store::DbPool* pool, const PersonalRelay* relay,
-                                                 int writers, size_t max_batch, size_t max_queue) {
+                                                 int writers, size_t max_batch, size_t max_queue,
+                                                 store::GroupCommitMetrics metrics) {
   auto write = [relay](pqxx::connection& conn, const std::vector<SealedSend>& sends) {
     // Two statements, each committing on its own: reading the access keys, then storing the
     // batch atomically (no BEGIN or COMMIT round trips).
@@ -27,7 +28,8 @@ std::unique_ptr<SealedBatcher> MakeSealedBatcher(store::DbPool* pool, const Pers
   // A batch locks its mailboxes: batches of different writers take disjoint mailboxes, so they
   // never wait for each other.
   auto key_of = [](const SealedSend& s) { return s.mailbox_id; };
-  return std::make_unique<SealedBatcher>(pool, write, key_of, writers, max_batch, max_queue);
+  return std::make_unique<SealedBatcher>(pool, write, key_of, writers, max_batch, max_queue,
+                                         metrics);
 }
 
 grpc::ServerUnaryReactor* PersonalRelayServiceImpl::AsOwner(
@@ -61,6 +63,7 @@ grpc::ServerUnaryReactor* PersonalRelayServiceImpl::CreateMailbox(
         pqxx::work tx(conn);
         auto created = relay_->CreateMailbox(tx, token, access);
         tx.commit();
+        if (tokens_spent_) tokens_spent_->Add();
         response->set_mailbox_id(created.mailbox_id);
         response->set_owner_secret(created.owner_secret);
       });
@@ -126,8 +129,9 @@ grpc::ServerUnaryReactor* PersonalRelayServiceImpl::SendSealed(grpc::CallbackSer
   }
   batcher_->Submit(
       std::move(send),
-      [reactor](const SendOutcome* outcome, const Error* error) {
+      [reactor, spent = tokens_spent_](const SendOutcome* outcome, const Error* error) {
         if (error == nullptr && outcome->has_value()) error = &outcome->value();
+        if (error == nullptr && spent) spent->Add();
         reactor->Finish(error == nullptr ? grpc::Status::OK : rpc::ToGrpcStatus(*error));
       },
       rpc::CallDeadline(ctx, env_.call_timeout));

@@ -13,15 +13,18 @@ using SealedBatcher = store::GroupCommit<SealedSend, SendOutcome>;
 
 // `pool` and `relay` must outlive the batcher; its in-flight batches are the pool's workers.
 std::unique_ptr<SealedBatcher> MakeSealedBatcher(store::DbPool* pool, const PersonalRelay* relay,
-                                                 int writers, size_t max_batch, size_t max_queue);
+                                                 int writers, size_t max_batch, size_t max_queue,
+                                                 store::GroupCommitMetrics metrics = {});
 
 // gRPC glue for bizrelay.v1.PersonalRelayService. It logs nothing about calls: no mailbox,
 // no peer address, no token.
 class PersonalRelayServiceImpl final : public v1::PersonalRelayService::CallbackService {
  public:
+  // `tokens_spent` (may be null) counts send tokens spent: stored sends and created
+  // mailboxes. It is a plain count: nothing of a token or mailbox is recorded.
   PersonalRelayServiceImpl(rpc::RpcEnv env, const PersonalRelay* relay, SealedBatcher* batcher,
-                           store::NotifyHub* hub)
-      : env_(env), relay_(relay), batcher_(batcher), hub_(hub) {}
+                           store::NotifyHub* hub, metrics::Counter* tokens_spent = nullptr)
+      : env_(env), relay_(relay), batcher_(batcher), hub_(hub), tokens_spent_(tokens_spent) {}
 
   grpc::ServerUnaryReactor* CreateMailbox(grpc::CallbackServerContext* ctx,
                                           const v1::CreateMailboxRequest* request,
@@ -60,6 +63,7 @@ class PersonalRelayServiceImpl final : public v1::PersonalRelayService::Callback
   const PersonalRelay* const relay_;
   SealedBatcher* const batcher_;
   store::NotifyHub* const hub_;
+  metrics::Counter* const tokens_spent_;
 };
 
 }  // namespace bizrelay::personal

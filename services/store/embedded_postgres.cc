@@ -1,9 +1,12 @@
 #include "services/store/embedded_postgres.h"
 
 #include <pwd.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <pqxx/pqxx>
 #include <stdexcept>
 
@@ -17,6 +20,10 @@ namespace {
 
 // sun_path holds 108 bytes; the socket file name adds ".s.PGSQL.5432".
 constexpr size_t kMaxSocketDir = 90;
+
+constexpr auto kSupervisePoll = std::chrono::milliseconds(200);
+constexpr auto kFirstRestartBackoff = std::chrono::milliseconds(250);
+constexpr auto kMaxRestartBackoff = std::chrono::seconds(5);
 
 std::string FindBinDir() {
   const fs::path root = "/usr/lib/postgresql";
@@ -95,6 +102,10 @@ int EmbeddedPostgres::Run(const std::vector<std::string>& argv) const {
 }
 
 void EmbeddedPostgres::Start() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = false;
+  }
   fs::create_directories(cluster_dir_.parent_path());
   fs::create_directories(socket_dir_);
   fs::create_directories(cluster_dir_);
@@ -127,6 +138,18 @@ void EmbeddedPostgres::Start() {
     Run({Tool("pg_ctl"), "stop", "-D", cluster_dir_.string(), "-m", "fast", "-w"});
   }
 
+  StartServer();
+
+  pqxx::connection admin(ConnInfo("postgres"));
+  pqxx::nontransaction tx(admin);
+  auto exists = tx.exec_params("SELECT 1 FROM pg_database WHERE datname = $1", options_.database);
+  if (exists.empty()) {
+    tx.exec0("CREATE DATABASE " + tx.quote_name(options_.database));
+  }
+  spdlog::info("event=embedded_postgres_started socket_dir={}", socket_dir_.string());
+}
+
+void EmbeddedPostgres::StartServer() {
   // New WAL segments are created sparse rather than zero-filled: filling 16 MB happens while
   // the WAL write lock is held, so under load every commit stalled for it once per segment
   // (about once a second at 12,000 sends/s). Durability is unchanged: each commit still waits
@@ -139,20 +162,92 @@ void EmbeddedPostgres::Start() {
                        log_path_.string(), "-o", server_opts},
                       log_path_.string(), RunAs(), ServerMallocEnv());
   if (rc != 0) throw std::runtime_error("PostgreSQL did not start; see " + log_path_.string());
+  std::lock_guard lock(mu_);
   running_ = true;
+}
 
-  pqxx::connection admin(ConnInfo("postgres"));
-  pqxx::nontransaction tx(admin);
-  auto exists = tx.exec_params("SELECT 1 FROM pg_database WHERE datname = $1", options_.database);
-  if (exists.empty()) {
-    tx.exec0("CREATE DATABASE " + tx.quote_name(options_.database));
+bool EmbeddedPostgres::PostmasterAlive() const {
+  std::ifstream pid_file(cluster_dir_ / "postmaster.pid");
+  pid_t pid = 0;
+  if (!(pid_file >> pid) || pid <= 0) return false;
+  // /proc/<pid>/stat: "pid (comm) state ppid ...". A killed postmaster whose parent has not
+  // reaped it yet is a zombie: dead, although kill(pid, 0) still succeeds.
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  auto close = line.rfind(')');
+  if (close == std::string::npos || close + 2 >= line.size()) return false;
+  char state = line[close + 2];
+  if (state != 'Z' && state != 'X') return true;
+  // A zombie left to us (we are its reaper, e.g. as PID 1 of a container) is reaped, or its
+  // PID in postmaster.pid would keep the new postmaster from starting.
+  if (std::atoi(line.c_str() + close + 4) == getpid()) waitpid(pid, nullptr, WNOHANG);
+  return false;
+}
+
+void EmbeddedPostgres::Supervise(metrics::Counter* restarts) {
+  supervisor_ = std::thread([this, restarts] { SuperviseLoop(restarts); });
+}
+
+void EmbeddedPostgres::SuperviseLoop(metrics::Counter* restarts) {
+  std::unique_lock lock(mu_);
+  while (!cv_.wait_for(lock, kSupervisePoll, [this] { return stopping_; })) {
+    lock.unlock();
+    bool alive = PostmasterAlive();
+    lock.lock();
+    if (alive || stopping_) continue;
+    auto died = std::chrono::steady_clock::now();
+    spdlog::error("event=embedded_postgres_died dir={} log={}", cluster_dir_.string(),
+                  log_path_.string());
+    running_ = false;
+    auto backoff = std::chrono::duration_cast<std::chrono::milliseconds>(kFirstRestartBackoff);
+    for (int attempt = 1; !stopping_; ++attempt) {
+      try {
+        // Stop joins this thread before it stops the server, so it never races this start.
+        lock.unlock();
+        // A dead postmaster that its parent has not reaped yet still "exists" for the new
+        // one's lock-file checks (data directory and socket), which would refuse to start
+        // until the zombie is gone. It is dead (checked above), so its lock files go;
+        // PostgreSQL's shared-memory interlock still refuses to start while any of its old
+        // backends lives.
+        if (!PostmasterAlive()) {
+          std::error_code ec;
+          fs::remove(cluster_dir_ / "postmaster.pid", ec);
+          fs::remove(socket_dir_ / ".s.PGSQL.5432.lock", ec);
+        }
+        StartServer();
+        lock.lock();
+        auto down_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::steady_clock::now() - died)
+                           .count();
+        spdlog::warn("event=embedded_postgres_restarted attempt={} down_ms={}", attempt, down_ms);
+        if (restarts != nullptr) restarts->Add();
+        break;
+      } catch (const std::exception& e) {
+        lock.lock();
+        spdlog::warn(
+            "event=embedded_postgres_restart_failed attempt={} retry_in_ms={} error=\"{}\"",
+            attempt, backoff.count(), e.what());
+        cv_.wait_for(lock, backoff, [this] { return stopping_; });
+        backoff = std::min(
+            backoff * 2, std::chrono::duration_cast<std::chrono::milliseconds>(kMaxRestartBackoff));
+      }
+    }
   }
-  spdlog::info("event=embedded_postgres_started socket_dir={}", socket_dir_.string());
 }
 
 void EmbeddedPostgres::Stop() {
-  if (!running_) return;
-  running_ = false;
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (supervisor_.joinable()) supervisor_.join();
+  {
+    std::lock_guard lock(mu_);
+    if (!running_) return;
+    running_ = false;
+  }
   Run({Tool("pg_ctl"), "stop", "-D", cluster_dir_.string(), "-m", "fast", "-w", "-t", "60"});
   spdlog::info("event=embedded_postgres_stopped");
 }

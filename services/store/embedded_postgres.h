@@ -1,8 +1,14 @@
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include "services/metrics/metrics.h"
 
 namespace bizrelay::store {
 
@@ -21,7 +27,14 @@ struct EmbeddedPostgresOptions {
 
 // A private PostgreSQL cluster that bizrelay creates (first start), starts and stops itself. It
 // listens only on a Unix socket in a directory only its owner can enter, and trusts local
-// connections; nothing else can reach it. Not thread-safe; one owner.
+// connections; nothing else can reach it.
+//
+// Supervision: after Supervise, a thread checks the postmaster every 200 ms and, if it has
+// died (crash, OOM kill, SIGKILL), starts it again, retrying with backoff (250 ms doubling to
+// 5 s) until it runs; each death, attempt and restart is logged. Clients see broken
+// connections meanwhile and reconnect (DbPool does). Start, Supervise and Stop are called by
+// one owner thread; Stop joins the supervisor before it stops the server, so a stop never
+// races a restart.
 class EmbeddedPostgres {
  public:
   explicit EmbeddedPostgres(EmbeddedPostgresOptions options);
@@ -33,8 +46,13 @@ class EmbeddedPostgres {
   // starts the server and waits until it accepts connections, then creates the database.
   // Throws std::runtime_error with the log path on failure.
   void Start();
-  // Fast shutdown; waits for the server to exit. Safe to call twice.
+  // Starts the supervisor thread (see above); `restarts`, if not null, counts restarts.
+  void Supervise(metrics::Counter* restarts = nullptr);
+  // Stops the supervisor, then the server (fast shutdown); waits for the server to exit. Safe
+  // to call twice.
   void Stop();
+  // True if the postmaster process of the cluster is running (not a zombie).
+  bool PostmasterAlive() const;
 
   // A libpq connection string for `database` as the cluster superuser.
   std::string ConnInfo(const std::string& database) const;
@@ -45,13 +63,20 @@ class EmbeddedPostgres {
   std::string Tool(const std::string& name) const;
   std::string RunAs() const;
   int Run(const std::vector<std::string>& argv) const;
+  // Starts the server (pg_ctl start -w); throws std::runtime_error if it did not start.
+  void StartServer();
+  void SuperviseLoop(metrics::Counter* restarts);
 
   EmbeddedPostgresOptions options_;
   std::filesystem::path cluster_dir_;
   std::filesystem::path socket_dir_;
   std::filesystem::path log_path_;
   std::string bin_dir_;
-  bool running_ = false;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool running_ = false;   // guarded by mu_
+  bool stopping_ = false;  // guarded by mu_
+  std::thread supervisor_;
 };
 
 // The superuser name of embedded clusters.

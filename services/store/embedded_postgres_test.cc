@@ -1,10 +1,12 @@
 #include "services/store/embedded_postgres.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <fstream>
 #include <iterator>
 #include <pqxx/pqxx>
+#include <thread>
 
 #include "services/store/process.h"
 
@@ -74,6 +76,44 @@ TEST(EmbeddedPostgresTest, ServerKeepsFreedMemoryInsteadOfReturningItPerStatemen
                            std::istreambuf_iterator<char>());
   EXPECT_NE(environ_text.find("MALLOC_TRIM_THRESHOLD_=268435456"), std::string::npos);
   EXPECT_NE(environ_text.find("MALLOC_MMAP_THRESHOLD_="), std::string::npos);
+}
+
+pid_t PostmasterPid(const std::filesystem::path& data_dir) {
+  std::ifstream pid_file(data_dir / "pg" / "postmaster.pid");
+  pid_t pid = 0;
+  pid_file >> pid;
+  return pid;
+}
+
+TEST(EmbeddedPostgresTest, SupervisorStartsAKilledServerAgainWithItsData) {
+  TempDir dir;
+  EmbeddedPostgres pg(EmbeddedPostgresOptions{.data_dir = dir.path()});
+  pg.Start();
+  {
+    pqxx::connection c(pg.ConnInfo());
+    pqxx::work tx(c);
+    tx.exec0("CREATE TABLE kept (v text)");
+    tx.exec0("INSERT INTO kept VALUES ('committed before the crash')");
+    tx.commit();
+  }
+  metrics::Counter restarts;
+  pg.Supervise(&restarts);
+  pid_t first = PostmasterPid(dir.path());
+  ASSERT_GT(first, 0);
+  ASSERT_EQ(kill(first, SIGKILL), 0);
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (restarts.value() == 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(restarts.value(), 1u);
+  EXPECT_TRUE(pg.PostmasterAlive());
+  EXPECT_NE(PostmasterPid(dir.path()), first);
+  pqxx::connection c(pg.ConnInfo());
+  pqxx::nontransaction tx(c);
+  EXPECT_EQ(tx.exec1("SELECT v FROM kept")[0].as<std::string>(), "committed before the crash");
+  pg.Stop();
+  EXPECT_FALSE(pg.PostmasterAlive());
+  EXPECT_EQ(restarts.value(), 1u) << "a stop is not a crash";
 }
 
 TEST(RunCommandTest, ExtraEnvironmentAddsAndOverrides) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "services/metrics/metrics.h"
 #include "services/platform/error.h"
 #include "services/store/db_pool.h"
 #include "services/store/shard_balancer.h"
@@ -29,6 +30,12 @@ namespace bizrelay::store {
 // pool worker and may be run again for the same batch if the connection broke (DbPool's
 // retry). `done` runs exactly once per item, on a pool worker: with its result, or with the
 // error that failed the whole batch (nothing of a failed batch is stored). Thread-safe.
+// What a group commit records; any may be null.
+struct GroupCommitMetrics {
+  metrics::Histogram* batch_size = nullptr;      // writes per batch
+  metrics::Histogram* commit_seconds = nullptr;  // time `write` took for a batch
+};
+
 template <typename Item, typename Result>
 class GroupCommit {
  public:
@@ -40,12 +47,13 @@ class GroupCommit {
   // `pool` must outlive this and have at least `shards` workers; `max_queue` bounds the writes
   // waiting.
   GroupCommit(DbPool* pool, Write write, KeyOf key_of, int shards, size_t max_batch,
-              size_t max_queue)
+              size_t max_queue, GroupCommitMetrics metrics = {})
       : pool_(pool),
         write_(std::move(write)),
         key_of_(std::move(key_of)),
         max_batch_(max_batch),
         max_queue_(max_queue),
+        metrics_(metrics),
         shards_(static_cast<size_t>(std::max(1, shards))),
         balancer_(shards_.size()) {}
 
@@ -67,6 +75,12 @@ class GroupCommit {
       ready = TakeBatchLocked(shard);
     }
     if (ready) Launch(shard, std::move(ready));
+  }
+
+  // Writes waiting for a batch (a backlog gauge); takes mu_ briefly.
+  size_t queued() {
+    std::lock_guard lock(mu_);
+    return queued_;
   }
 
  private:
@@ -130,7 +144,15 @@ class GroupCommit {
       live.push_back(&p);
     }
     std::vector<Result> results;
-    if (!items.empty()) results = write_(conn, items);
+    if (!items.empty()) {
+      auto start = DbPool::Clock::now();
+      results = write_(conn, items);
+      if (metrics_.batch_size) metrics_.batch_size->Observe(static_cast<double>(items.size()));
+      if (metrics_.commit_seconds) {
+        metrics_.commit_seconds->Observe(
+            std::chrono::duration<double>(DbPool::Clock::now() - start).count());
+      }
+    }
     for (size_t i = 0; i < live.size(); ++i) {
       live[i]->done(&results[i], nullptr);
       live[i]->done = nullptr;
@@ -154,6 +176,7 @@ class GroupCommit {
   const KeyOf key_of_;
   const size_t max_batch_;
   const size_t max_queue_;
+  const GroupCommitMetrics metrics_;
   std::mutex mu_;
   std::vector<Shard> shards_;  // guarded by mu_ (the vector's size is fixed)
   ShardBalancer balancer_;     // guarded by mu_

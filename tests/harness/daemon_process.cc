@@ -51,6 +51,8 @@ DaemonProcess::DaemonProcess(Options options) : options_(std::move(options)) {
                                    "127.0.0.1:0",
                                    "--listen-personal",
                                    "127.0.0.1:0",
+                                   "--listen-metrics",
+                                   "127.0.0.1:0",
                                    "--ready-file",
                                    (data_dir_ / "ready.json").string(),
                                    "--log-level",
@@ -123,6 +125,7 @@ bool DaemonProcess::WaitReady() {
       public_port_ = j.at("public_port").get<int>();
       operator_port_ = j.at("operator_port").get<int>();
       personal_port_ = j.at("personal_port").get<int>();
+      metrics_port_ = j.value("metrics_port", 0);
       return true;
     }
     if (pid_ <= 0) return false;

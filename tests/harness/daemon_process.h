@@ -12,10 +12,10 @@
 namespace bizrelay::e2e {
 
 // A real bizrelayd process for end-to-end tests. By default it runs plaintext on loopback with
-// free ports and its own embedded PostgreSQL in a fresh data directory; `database_url` points
-// it at a shared database instead (several processes, one database). Its log goes to
-// log_path(). The destructor stops it (SIGTERM, then SIGKILL after 30 s) and removes the data
-// directory.
+// free ports (metrics included) and its own embedded PostgreSQL in a fresh data directory;
+// `database_url` points it at a shared database instead (several processes, one database). Its log
+// goes to log_path(). The destructor stops it (SIGTERM, then SIGKILL after 30 s) and removes the
+// data directory.
 class DaemonProcess {
  public:
   struct Options {
@@ -39,6 +39,10 @@ class DaemonProcess {
   int public_port() const { return public_port_; }
   int operator_port() const { return operator_port_; }
   int personal_port() const { return personal_port_; }
+  // The Prometheus endpoint's port (0 if metrics are off).
+  int metrics_port() const { return metrics_port_; }
+  // The process id of bizrelayd (-1 once it exited).
+  pid_t pid() const { return pid_; }
   const std::filesystem::path& data_dir() const { return data_dir_; }
   std::filesystem::path log_path() const { return data_dir_ / "bizrelayd.log"; }
   std::string Log() const;
@@ -56,6 +60,7 @@ class DaemonProcess {
   int public_port_ = 0;
   int operator_port_ = 0;
   int personal_port_ = 0;
+  int metrics_port_ = 0;
 };
 
 // Adds `authorization: Bearer <token>` to a client context.

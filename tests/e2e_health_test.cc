@@ -114,6 +114,17 @@ TEST(HealthE2E, EmbeddedPostgresKilledUnderLoadIsRestartedAndNoAcknowledgedSendI
   std::mutex mu;
   std::set<std::string> acknowledged;
   std::vector<std::thread> clients;
+  // Stops and joins the clients however the test ends (an ASSERT returns early).
+  struct JoinAll {
+    std::atomic<bool>& stop;
+    std::vector<std::thread>& threads;
+    ~JoinAll() {
+      stop = true;
+      for (auto& t : threads) {
+        if (t.joinable()) t.join();
+      }
+    }
+  } join_all{stop, clients};
   for (int c = 0; c < kClients; ++c) {
     clients.emplace_back([&, c] {
       auto give_up = Clock::now() + 60s;
@@ -157,6 +168,7 @@ TEST(HealthE2E, EmbeddedPostgresKilledUnderLoadIsRestartedAndNoAcknowledgedSendI
   std::this_thread::sleep_for(2s);  // load continues on the restarted database
   stop = true;
   for (auto& t : clients) t.join();
+  clients.clear();
 
   double to_down = Seconds(*down);
   double to_up = Seconds(recovered - killed);

@@ -317,8 +317,6 @@ void Daemon::Start() {
                                            .bin_dir = config_.database_embedded_bin_dir};
     embedded_ = std::make_unique<store::EmbeddedPostgres>(options);
     embedded_->Start();
-    embedded_->Supervise(Counter("bizrelay_embedded_postgres_restarts_total",
-                                 "Times the embedded PostgreSQL was started again after it died."));
     conninfo = embedded_->ConnInfo();
   }
 
@@ -468,6 +466,15 @@ void Daemon::Start() {
     metrics_port_ = exporter_->Start(config_.listen_metrics);
     spdlog::info("event=listening role=metrics address={} port={}", config_.listen_metrics,
                  metrics_port_);
+  }
+  if (embedded_) {
+    // Supervised from here on, once every health monitor exists: a death is reported to them
+    // at once (monitors_ does not change after this point).
+    embedded_->Supervise(Counter("bizrelay_embedded_postgres_restarts_total",
+                                 "Times the embedded PostgreSQL was started again after it died."),
+                         [this] {
+                           for (auto& m : monitors_) m->ReportOutage();
+                         });
   }
   WriteReadyFile();
   spdlog::info("event=ready tls={} reflection={}", !config_.tls_plaintext, config_.reflection);

@@ -1,5 +1,7 @@
 #include "services/rpc/health_monitor.h"
 
+#include <utility>
+
 #include "services/platform/log.h"
 #include "services/store/conninfo.h"
 
@@ -74,11 +76,29 @@ void DatabaseHealthMonitor::Publish(bool up) {
   }
 }
 
+void DatabaseHealthMonitor::ReportOutage() {
+  {
+    std::lock_guard lock(mu_);
+    outage_reported_ = true;
+  }
+  cv_.notify_all();
+}
+
 void DatabaseHealthMonitor::Loop() {
+  auto hold_down_until = std::chrono::steady_clock::time_point::min();
   std::unique_lock lock(mu_);
-  while (!cv_.wait_for(lock, options_.interval, [this] { return stopping_; })) {
+  while (true) {
+    cv_.wait_for(lock, options_.interval, [this] { return stopping_ || outage_reported_; });
+    if (stopping_) return;
+    bool outage = std::exchange(outage_reported_, false);
     lock.unlock();
-    Publish(Probe());
+    if (outage) {
+      Publish(false);
+      hold_down_until = std::chrono::steady_clock::now() + options_.interval;
+    } else {
+      bool answered = Probe();
+      if (!answered || std::chrono::steady_clock::now() >= hold_down_until) Publish(answered);
+    }
     lock.lock();
   }
 }

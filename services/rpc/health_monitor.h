@@ -51,6 +51,11 @@ class DatabaseHealthMonitor {
   // used it to apply migrations).
   void Start();
   void Stop();
+  // Tells the monitor the database has just gone (the embedded supervisor saw it die): the
+  // targets are NOT_SERVING at once and stay so for at least one interval, whatever the probes
+  // say meanwhile, since every pooled connection is broken and a restarted server is still
+  // recovering. Callable from any thread.
+  void ReportOutage();
   bool up() const { return up_.load(std::memory_order_relaxed); }
 
  private:
@@ -67,7 +72,8 @@ class DatabaseHealthMonitor {
   std::chrono::steady_clock::time_point down_since_;  // monitor thread only
   std::mutex mu_;
   std::condition_variable cv_;
-  bool stopping_ = false;  // guarded by mu_
+  bool stopping_ = false;         // guarded by mu_
+  bool outage_reported_ = false;  // guarded by mu_
   std::thread thread_;
 };
 

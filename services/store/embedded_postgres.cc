@@ -185,11 +185,13 @@ bool EmbeddedPostgres::PostmasterAlive() const {
   return false;
 }
 
-void EmbeddedPostgres::Supervise(metrics::Counter* restarts) {
-  supervisor_ = std::thread([this, restarts] { SuperviseLoop(restarts); });
+void EmbeddedPostgres::Supervise(metrics::Counter* restarts, std::function<void()> on_death) {
+  supervisor_ = std::thread(
+      [this, restarts, on_death = std::move(on_death)] { SuperviseLoop(restarts, on_death); });
 }
 
-void EmbeddedPostgres::SuperviseLoop(metrics::Counter* restarts) {
+void EmbeddedPostgres::SuperviseLoop(metrics::Counter* restarts,
+                                     const std::function<void()>& on_death) {
   std::unique_lock lock(mu_);
   while (!cv_.wait_for(lock, kSupervisePoll, [this] { return stopping_; })) {
     lock.unlock();
@@ -200,6 +202,7 @@ void EmbeddedPostgres::SuperviseLoop(metrics::Counter* restarts) {
     spdlog::error("event=embedded_postgres_died dir={} log={}", cluster_dir_.string(),
                   log_path_.string());
     running_ = false;
+    if (on_death) on_death();
     auto backoff = std::chrono::duration_cast<std::chrono::milliseconds>(kFirstRestartBackoff);
     for (int attempt = 1; !stopping_; ++attempt) {
       try {

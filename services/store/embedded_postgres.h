@@ -3,6 +3,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -47,7 +48,9 @@ class EmbeddedPostgres {
   // Throws std::runtime_error with the log path on failure.
   void Start();
   // Starts the supervisor thread (see above); `restarts`, if not null, counts restarts.
-  void Supervise(metrics::Counter* restarts = nullptr);
+  // `on_death`, if set, is called on the supervisor thread as soon as a death is seen, before
+  // the restart (for example to report NOT_SERVING at once); it must not call back into this.
+  void Supervise(metrics::Counter* restarts = nullptr, std::function<void()> on_death = {});
   // Stops the supervisor, then the server (fast shutdown); waits for the server to exit. Safe
   // to call twice.
   void Stop();
@@ -65,7 +68,7 @@ class EmbeddedPostgres {
   int Run(const std::vector<std::string>& argv) const;
   // Starts the server (pg_ctl start -w); throws std::runtime_error if it did not start.
   void StartServer();
-  void SuperviseLoop(metrics::Counter* restarts);
+  void SuperviseLoop(metrics::Counter* restarts, const std::function<void()>& on_death);
 
   EmbeddedPostgresOptions options_;
   std::filesystem::path cluster_dir_;

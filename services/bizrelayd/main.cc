@@ -1,13 +1,19 @@
 // bizrelayd: the relay daemon. See `bizrelayd --help`.
 #include <csignal>
 #include <iostream>
+#include <string_view>
 
 #include "services/bizrelayd/config.h"
 #include "services/bizrelayd/daemon.h"
+#include "services/bizrelayd/health_probe.h"
 #include "services/platform/log.h"
 #include "services/rpc/process.h"
 
 int main(int argc, char** argv) {
+  // `bizrelayd health ...`: the container image's health check (see health_probe.h).
+  if (argc > 1 && std::string_view(argv[1]) == "health") {
+    return bizrelay::daemon::RunHealthProbe(argc - 1, argv + 1, std::cout, std::cerr);
+  }
   using bizrelay::daemon::LoadResult;
   LoadResult loaded =
       bizrelay::daemon::LoadConfig(argc, argv, bizrelay::daemon::BizrelayEnvironment());

@@ -18,7 +18,9 @@ int main(int argc, char** argv) {
   LoadResult loaded =
       bizrelay::daemon::LoadConfig(argc, argv, bizrelay::daemon::BizrelayEnvironment());
   if (loaded.outcome == LoadResult::Outcome::kHelp) {
-    std::cout << loaded.message;
+    std::cout << loaded.message
+              << "\nbizrelayd health --help: the grpc.health.v1 client for container health "
+                 "checks.\n";
     return 0;
   }
   if (loaded.outcome == LoadResult::Outcome::kError) {

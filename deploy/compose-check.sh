@@ -94,6 +94,7 @@ cleanup() {
     for _ in $(seq 60); do kill -0 "$started_dockerd" 2>/dev/null || break; sleep 0.5; done
     kill -KILL "$started_dockerd" 2>/dev/null
     wait "$started_dockerd" 2>/dev/null
+    if docker_ok; then log "WARNING: a Docker engine still answers after stopping dockerd"; fi
   fi
   if [ "$rc" != 0 ] && [ "$failed" = 0 ]; then failed=1; fi
   rm -rf "$state"
@@ -135,8 +136,11 @@ command -v docker >/dev/null || missing+=(docker.io)
 if [ ${#missing[@]} -gt 0 ]; then apt_install $(printf '%s\n' "${missing[@]}" | sort -u); fi
 if ! docker_ok; then
   log "no Docker engine answers: starting dockerd (storage driver overlay2)"
-  as_root dockerd --storage-driver overlay2 --pidfile "$state/dockerd.pid" \
-    >"$state/dockerd.log" 2>&1 9>&- &
+  # A plain command, not a function, in the background: $! is then dockerd itself (or sudo,
+  # which passes SIGTERM on), the process that cleanup stops.
+  dockerd_cmd=(dockerd --storage-driver overlay2 --pidfile "$state/dockerd.pid")
+  [ "$(id -u)" = 0 ] || dockerd_cmd=(sudo -n "${dockerd_cmd[@]}")
+  "${dockerd_cmd[@]}" >"$state/dockerd.log" 2>&1 9>&- &
   started_dockerd=$!
   for _ in $(seq 60); do docker_ok && break; sleep 1; done
   docker_ok || { tail -20 "$state/dockerd.log"; fail "dockerd did not answer within 60 s"; }

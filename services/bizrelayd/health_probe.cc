@@ -78,8 +78,7 @@ int RunHealthProbe(int argc, const char* const* argv, std::ostream& out, std::os
       "Asks grpc.health.v1.Health/Check at each address; exits 0 only if every one answers "
       "SERVING (1 otherwise, 2 for a usage error). TLS unless --plaintext.",
       "bizrelayd health"};
-  app.add_option("--address", o.addresses, "host:port to check (repeat for several)")
-      ->required();
+  app.add_option("--address", o.addresses, "host:port to check (repeat for several)")->required();
   app.add_option("--service", o.service, "Service name to check (empty: the whole server)");
   auto* ca = app.add_option("--ca-file", o.ca_file, "PEM CA certificates that verify the server");
   auto* cert = app.add_option("--cert-file", o.cert_file, "PEM client certificate (mutual TLS)");

@@ -13,7 +13,8 @@
 #     stand-in built from deploy/postgres-standin on that base;
 #  4. makes the development TLS material and secrets under deploy/ that are missing, then
 #     `docker-compose up -d --build` under its own project name (COMPOSE_CHECK_PROJECT);
-#  5. checks: health of both replicas' public, personal and operator ports over TLS; a business
+#  5. checks: health of both replicas' public, personal and operator ports over TLS; their
+#     metrics listeners (host loopback 7003/7013) report the database up; a business
 #     created through replica 1 and read through replica 2; a user's message sent to replica 1
 #     streamed by the business from replica 2; each path's database role refused the other
 #     path's schema; `stop` then `up` keeps the data; stopping a replica drains it within its
@@ -266,7 +267,7 @@ chmod 0644 deploy/operator.token deploy/master.key deploy/token_issuer.pem
 
 compose_up=1
 COMPOSE_TIMEOUT=120 compose down -v --remove-orphans >/dev/null 2>&1 || true  # an earlier, aborted run
-for port in 7000 7001 7002 7010 7011 7012; do
+for port in 7000 7001 7002 7003 7010 7011 7012 7013; do
   if timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null; then
     fail "port $port is already in use on this machine"
   fi
@@ -327,6 +328,14 @@ out=$(timeout 30 "${health[@]}" --address localhost:7000 --address localhost:700
   --address localhost:7010 --address localhost:7011 --address 127.0.0.1:7002 \
   --address 127.0.0.1:7012) || fail "health over TLS: $out"
 pass "health over TLS SERVING on public 7000/7010, personal 7001/7011, operator 7002/7012"
+
+for port in 7003 7013; do
+  timeout 10 python3 -c 'import sys, urllib.request
+text = urllib.request.urlopen(sys.argv[1], timeout=5).read().decode()
+sys.exit(0 if "bizrelay_database_up{path=\"hosting\"} 1" in text else 1)' \
+    "http://127.0.0.1:$port/metrics" || fail "metrics on 127.0.0.1:$port"
+done
+pass "metrics on 127.0.0.1:7003/7013 report the database up"
 
 name="Toko Compose $$"
 created=$(brc "${r1[@]}" --token-file deploy/operator.token business create --name "$name")

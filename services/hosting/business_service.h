@@ -7,7 +7,7 @@
 namespace bizrelay::hosting {
 
 // gRPC glue for bizrelay.v1.BusinessService.
-class BusinessServiceImpl final : public v1::BusinessService::CallbackService {
+class BusinessServiceImpl : public v1::BusinessService::CallbackService {
  public:
   explicit BusinessServiceImpl(HostingEnv env) : env_(env), desk_(*env.options, env.keys) {}
 

@@ -322,8 +322,8 @@ void Daemon::StartWebhooks(const std::string& conninfo) {
   webhook_hub_ = std::make_unique<store::NotifyHub>(conninfo, "bizrelay_mailbox", 1000000,
                                                     std::chrono::milliseconds(5));
   webhook_hub_->Start();
-  webhook_dispatcher_ = std::make_unique<webhooks::Dispatcher>(conninfo, keys_.get(),
-                                                               webhook_hub_.get(), options);
+  webhook_dispatcher_ =
+      std::make_unique<webhooks::Dispatcher>(conninfo, keys_.get(), webhook_hub_.get(), options);
   webhook_dispatcher_->Start();
 }
 

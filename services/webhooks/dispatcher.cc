@@ -86,7 +86,7 @@ struct Dispatcher::Endpoint {
   std::vector<std::string> secrets;  // opened; the current one first
   uint64_t epoch = 0;
   int64_t read_position = 0;
-  std::map<int64_t, Event> window;                          // by position; done ones leave
+  std::map<int64_t, Event> window;                           // by position; done ones leave
   std::map<std::string, std::deque<int64_t>> conversations;  // undone positions, in order
   int in_flight = 0;
   bool more = true;
@@ -210,7 +210,8 @@ void Dispatcher::Claim() {
       pqxx::nontransaction tx(Conn());
       auto key = keys_->DataKey(tx, row.business_id, /*create=*/false);
       if (!key) continue;  // offboarded: the secret is shredded with the data key
-      for (const auto* sealed : {&row.secret, row.previous_secret ? &*row.previous_secret : nullptr}) {
+      for (const auto* sealed :
+           {&row.secret, row.previous_secret ? &*row.previous_secret : nullptr}) {
         if (sealed == nullptr) continue;
         auto secret = WebhookDesk::OpenSecret(*key, row.business_id, row.endpoint_id, *sealed);
         if (secret) secrets.push_back(std::move(*secret));
@@ -265,7 +266,7 @@ void Dispatcher::Pump(Endpoint& ep) {
   bool woken = ep.waker->woken.exchange(false);
   if (woken || ep.more || now >= ep.next_read) {
     if (static_cast<int>(ep.window.size()) < options_.window) {
-      ReadPage(ep);
+      if (!ReadPage(ep)) return;  // dropped
       ep.next_read = now + kPollInterval;
     } else {
       ep.more = true;
@@ -285,13 +286,18 @@ void Dispatcher::Pump(Endpoint& ep) {
   }
 }
 
-void Dispatcher::ReadPage(Endpoint& ep) {
+bool Dispatcher::ReadPage(Endpoint& ep) {
   int room = options_.window - static_cast<int>(ep.window.size());
   int64_t before = ep.Floor();
   int64_t last = ep.read_position;
   std::vector<hosting::EventRow> rows;
   {
     pqxx::nontransaction tx(Conn());
+    if (!WebhookRepository::BusinessActive(tx, ep.lease.business_id)) {
+      // Offboarded or disabled since the lease was taken: nothing more is sent.
+      Drop(ep.lease.endpoint_id);
+      return false;
+    }
     rows = hosting::EventRepository::Events(tx, ep.lease.business_id, ep.read_position, room,
                                               options_.default_lifetime_seconds, &last);
     hosting::OpenBodies(tx, *keys_, &rows);
@@ -313,12 +319,14 @@ void Dispatcher::ReadPage(Endpoint& ep) {
     ep.window.emplace(row.position, std::move(ev));
   }
   if (ep.Floor() != before) ep.dirty = true;
+  return true;
 }
 
 bool Dispatcher::Refresh(Endpoint& ep, int64_t position, Event& ev) {
   std::vector<hosting::EventRow> rows;
   {
     pqxx::nontransaction tx(Conn());
+    if (!WebhookRepository::BusinessActive(tx, ep.lease.business_id)) return false;
     rows = hosting::EventRepository::Events(tx, ep.lease.business_id, position - 1, 1,
                                               options_.default_lifetime_seconds, nullptr);
     hosting::OpenBodies(tx, *keys_, &rows);
@@ -365,7 +373,8 @@ void Dispatcher::SendChallenge(Endpoint& ep) {
   ep.verifying = true;
   std::string id = ep.lease.endpoint_id;
   uint64_t epoch = ep.epoch;
-  http_->Post(ep.lease.url, Headers(ep, "verification", text), std::move(text),
+  auto headers = Headers(ep, "verification", text);
+  http_->Post(ep.lease.url, headers, std::move(text),
               [this, id, epoch, challenge](HttpResult result) {
                 OnChallengeResult(id, epoch, challenge, std::move(result));
               });
@@ -386,11 +395,10 @@ void Dispatcher::OnChallengeResult(const std::string& endpoint_id, uint64_t epoc
     return;
   }
   ++ep->verify_failures;
-  ep->verify_not_before =
-      Clock::now() + RetryDelay(ep->verify_failures, options_.backoff_initial,
-                                options_.backoff_max, rng_);
+  ep->verify_not_before = Clock::now() + RetryDelay(ep->verify_failures, options_.backoff_initial,
+                                                    options_.backoff_max, rng_);
   RecordFailure(*ep, Is2xx(result) ? "verification: the answer did not echo the challenge"
-                                    : "verification: " + Describe(result));
+                                   : "verification: " + Describe(result));
 }
 
 void Dispatcher::OnEventResult(const std::string& endpoint_id, uint64_t epoch, int64_t position,
@@ -464,9 +472,8 @@ void Dispatcher::Flush(Endpoint& ep, bool force) {
   bool held;
   {
     pqxx::work tx(Conn());
-    held = WebhookRepository::Delivered(tx, ep.lease.endpoint_id, holder_, ep.Floor(),
-                                        ep.delivered, ep.succeeded,
-                                        options_.no_storage_grace_seconds);
+    held = WebhookRepository::Delivered(tx, ep.lease.endpoint_id, holder_, ep.Floor(), ep.delivered,
+                                        ep.succeeded, options_.no_storage_grace_seconds);
     tx.commit();
   }
   ep.delivered.clear();

@@ -82,7 +82,9 @@ class Dispatcher {
   void Claim();
   void Drop(const std::string& endpoint_id);
   void Pump(Endpoint& ep);
-  void ReadPage(Endpoint& ep);
+  // Reads the next events into the window; false if the endpoint was dropped instead (its
+  // business was offboarded or disabled).
+  bool ReadPage(Endpoint& ep);
   bool Refresh(Endpoint& ep, int64_t position, Event& ev);
   void Send(Endpoint& ep, int64_t position, Event& ev);
   void SendChallenge(Endpoint& ep);

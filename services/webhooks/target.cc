@@ -22,17 +22,17 @@ bool ForbiddenV4(uint32_t a) {  // host order
     uint32_t mask = bits == 0 ? 0 : ~uint32_t{0} << (32 - bits);
     return (a & mask) == net;
   };
-  return in(0x00000000, 8)       // "this network", unspecified
-         || in(0x0A000000, 8)    // 10/8 private
-         || in(0x64400000, 10)   // 100.64/10 shared (carrier-grade NAT)
-         || in(0x7F000000, 8)    // loopback
-         || in(0xA9FE0000, 16)   // 169.254/16 link-local, cloud metadata
-         || in(0xAC100000, 12)   // 172.16/12 private
-         || in(0xC0000000, 24)   // 192.0.0/24 protocol assignments
-         || in(0xC0A80000, 16)   // 192.168/16 private
-         || in(0xC6120000, 15)   // 198.18/15 benchmarking
-         || in(0xE0000000, 4)    // multicast
-         || in(0xF0000000, 4);   // reserved, broadcast
+  return in(0x00000000, 8)      // "this network", unspecified
+         || in(0x0A000000, 8)   // 10/8 private
+         || in(0x64400000, 10)  // 100.64/10 shared (carrier-grade NAT)
+         || in(0x7F000000, 8)   // loopback
+         || in(0xA9FE0000, 16)  // 169.254/16 link-local, cloud metadata
+         || in(0xAC100000, 12)  // 172.16/12 private
+         || in(0xC0000000, 24)  // 192.0.0/24 protocol assignments
+         || in(0xC0A80000, 16)  // 192.168/16 private
+         || in(0xC6120000, 15)  // 198.18/15 benchmarking
+         || in(0xE0000000, 4)   // multicast
+         || in(0xF0000000, 4);  // reserved, broadcast
 }
 
 struct CurlUrlDeleter {
@@ -66,11 +66,11 @@ bool IsForbiddenAddress(const sockaddr* address) {
   }
   return IN6_IS_ADDR_UNSPECIFIED(&a) || IN6_IS_ADDR_LOOPBACK(&a) || IN6_IS_ADDR_LINKLOCAL(&a) ||
          IN6_IS_ADDR_SITELOCAL(&a) || IN6_IS_ADDR_MULTICAST(&a) ||
-         (a.s6_addr[0] & 0xfe) == 0xfc           // fc00::/7 unique local
+         (a.s6_addr[0] & 0xfe) == 0xfc  // fc00::/7 unique local
          || (a.s6_addr[0] == 0x20 && a.s6_addr[1] == 0x01 && a.s6_addr[2] == 0x0d &&
-             a.s6_addr[3] == 0xb8)               // 2001:db8::/32 documentation
+             a.s6_addr[3] == 0xb8)  // 2001:db8::/32 documentation
          || (a.s6_addr[0] == 0x00 && a.s6_addr[1] == 0x64 && a.s6_addr[2] == 0xff &&
-             a.s6_addr[3] == 0x9b);              // 64:ff9b::/96 NAT64 (reaches IPv4 inside)
+             a.s6_addr[3] == 0x9b);  // 64:ff9b::/96 NAT64 (reaches IPv4 inside)
 }
 
 void CheckWebhookUrl(const std::string& url, const TargetPolicy& policy) {

@@ -33,8 +33,7 @@ void WebhookDesk::CheckUrlForm(const std::string& url) const {
   CheckWebhookUrl(url, no_resolve);
 }
 
-std::string WebhookDesk::NewSealedSecret(pqxx::transaction_base& tx,
-                                         const std::string& business_id,
+std::string WebhookDesk::NewSealedSecret(pqxx::transaction_base& tx, const std::string& business_id,
                                          const std::string& endpoint_id,
                                          std::string* secret) const {
   auto key = keys_->DataKey(tx, business_id, /*create=*/true);
@@ -43,9 +42,9 @@ std::string WebhookDesk::NewSealedSecret(pqxx::transaction_base& tx,
   return SealSecret(*key, business_id, endpoint_id, *secret);
 }
 
-WebhookDesk::Created WebhookDesk::Create(pqxx::transaction_base& tx,
-                                         const std::string& business_id, const std::string& url,
-                                         int event_kinds, bool enabled) const {
+WebhookDesk::Created WebhookDesk::Create(pqxx::transaction_base& tx, const std::string& business_id,
+                                         const std::string& url, int event_kinds,
+                                         bool enabled) const {
   CheckWebhookUrl(url, options_.policy);
   if (WebhookRepository::Count(tx, business_id) >= options_.max_endpoints_per_business) {
     throw Error(ErrorCode::kResourceExhausted, "TOO_MANY_WEBHOOK_ENDPOINTS",
@@ -75,16 +74,14 @@ EndpointRow WebhookDesk::Get(pqxx::transaction_base& tx, const std::string& busi
   return *row;
 }
 
-WebhookDesk::Created WebhookDesk::Update(pqxx::transaction_base& tx,
-                                         const std::string& business_id,
+WebhookDesk::Created WebhookDesk::Update(pqxx::transaction_base& tx, const std::string& business_id,
                                          const std::string& endpoint_id,
                                          const Change& change) const {
   CheckId("webhook endpoint", endpoint_id);
   if (change.url) CheckWebhookUrl(*change.url, options_.policy);
   std::optional<int> kinds = change.event_kinds;
   if (kinds && *kinds == 0) kinds = kAllKinds;
-  if (!WebhookRepository::Update(tx, business_id, endpoint_id, change.url, kinds,
-                                 change.enabled)) {
+  if (!WebhookRepository::Update(tx, business_id, endpoint_id, change.url, kinds, change.enabled)) {
     throw EndpointNotFound();
   }
   Created out;

@@ -40,8 +40,8 @@ class WebhookDesk {
   // Cheap checks, without a database (the URL's form and scheme; names are resolved later).
   void CheckUrlForm(const std::string& url) const;
 
-  Created Create(pqxx::transaction_base& tx, const std::string& business_id,
-                 const std::string& url, int event_kinds, bool enabled) const;
+  Created Create(pqxx::transaction_base& tx, const std::string& business_id, const std::string& url,
+                 int event_kinds, bool enabled) const;
   std::vector<EndpointRow> List(pqxx::transaction_base& tx, const std::string& business_id) const;
   EndpointRow Get(pqxx::transaction_base& tx, const std::string& business_id,
                   const std::string& endpoint_id) const;

@@ -73,6 +73,10 @@ constexpr const char* kDisableFailing =
 constexpr const char* kRelease =
     "UPDATE hosting.webhook_endpoints SET lease_until = NULL WHERE lease_holder = $1::uuid";
 
+constexpr const char* kBusinessActive =
+    "SELECT count(*) FROM core.businesses "
+    "WHERE business_id = $1::uuid AND disabled_at IS NULL AND offboarded_at IS NULL";
+
 EndpointRow ReadRow(const pqxx::row& r) {
   return EndpointRow{.endpoint_id = r[0].as<std::string>(),
                      .url = r[1].as<std::string>(),
@@ -179,8 +183,8 @@ bool WebhookRepository::Delivered(pqxx::transaction_base& tx, const std::string&
                                   const std::vector<std::string>& message_ids, bool succeeded,
                                   int64_t no_storage_grace) {
   return tx
-      .exec_params1(kDelivered, endpoint_id, holder, floor, store::SqlArray(message_ids),
-                    succeeded, no_storage_grace)[0]
+      .exec_params1(kDelivered, endpoint_id, holder, floor, store::SqlArray(message_ids), succeeded,
+                    no_storage_grace)[0]
       .as<bool>();
 }
 
@@ -206,6 +210,10 @@ void WebhookRepository::DisableFailing(pqxx::transaction_base& tx, const std::st
 
 void WebhookRepository::Release(pqxx::transaction_base& tx, const std::string& holder) {
   tx.exec_params0(kRelease, holder);
+}
+
+bool WebhookRepository::BusinessActive(pqxx::transaction_base& tx, const std::string& business_id) {
+  return tx.exec_params1(kBusinessActive, business_id)[0].as<int>() == 1;
 }
 
 }  // namespace bizrelay::webhooks

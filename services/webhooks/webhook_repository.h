@@ -90,6 +90,8 @@ class WebhookRepository {
   static void DisableFailing(pqxx::transaction_base& tx, const std::string& endpoint_id,
                              const std::string& holder, const std::string& reason);
   static void Release(pqxx::transaction_base& tx, const std::string& holder);
+  // Whether the business may still receive events (not disabled, not offboarded).
+  static bool BusinessActive(pqxx::transaction_base& tx, const std::string& business_id);
 };
 
 }  // namespace bizrelay::webhooks

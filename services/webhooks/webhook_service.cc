@@ -40,7 +40,7 @@ void ToProto(const EndpointRow& row, v1::WebhookEndpoint* out) {
   if (row.event_kinds & kStatusBit) out->add_event_kinds(v1::WEBHOOK_EVENT_KIND_STATUS_CHANGE);
   if (row.event_kinds & kNoticeBit) out->add_event_kinds(v1::WEBHOOK_EVENT_KIND_NOTICE);
   out->set_enabled(row.enabled);
-  out->set_state(!row.enabled     ? v1::WEBHOOK_ENDPOINT_STATE_DISABLED
+  out->set_state(!row.enabled   ? v1::WEBHOOK_ENDPOINT_STATE_DISABLED
                  : row.verified ? v1::WEBHOOK_ENDPOINT_STATE_ACTIVE
                                 : v1::WEBHOOK_ENDPOINT_STATE_VERIFYING);
   out->set_disabled_reason(row.disabled_reason);
@@ -88,8 +88,7 @@ grpc::ServerUnaryReactor* BusinessServiceWithWebhooks::CreateWebhookEndpoint(
         desk_.CheckUrlForm(url);
         *kinds = KindsFromProto(request->event_kinds());
       },
-      [this, url, kinds, enabled = !request->disabled(), response](auto& tx,
-                                                                   const auto& business) {
+      [this, url, kinds, enabled = !request->disabled(), response](auto& tx, const auto& business) {
         auto created = desk_.Create(tx, business, url, *kinds, enabled);
         ToProto(created.endpoint, response->mutable_endpoint());
         response->set_signing_secret(created.secret);
@@ -148,11 +147,10 @@ grpc::ServerUnaryReactor* BusinessServiceWithWebhooks::DeleteWebhookEndpoint(
 grpc::ServerUnaryReactor* BusinessServiceWithWebhooks::TestWebhookEndpoint(
     grpc::CallbackServerContext* ctx, const v1::TestWebhookEndpointRequest* request,
     v1::TestWebhookEndpointResponse* response) {
-  return AsBusiness(ctx, nullptr,
-                    [this, id = request->endpoint_id(), response](auto& tx, const auto& business) {
-                      ToProto(desk_.RequestVerification(tx, business, id),
-                              response->mutable_endpoint());
-                    });
+  return AsBusiness(
+      ctx, nullptr, [this, id = request->endpoint_id(), response](auto& tx, const auto& business) {
+        ToProto(desk_.RequestVerification(tx, business, id), response->mutable_endpoint());
+      });
 }
 
 }  // namespace bizrelay::webhooks

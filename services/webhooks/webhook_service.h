@@ -27,9 +27,9 @@ class BusinessServiceWithWebhooks final : public hosting::BusinessServiceImpl {
   grpc::ServerUnaryReactor* DeleteWebhookEndpoint(
       grpc::CallbackServerContext* ctx, const v1::DeleteWebhookEndpointRequest* request,
       v1::DeleteWebhookEndpointResponse* response) override;
-  grpc::ServerUnaryReactor* TestWebhookEndpoint(
-      grpc::CallbackServerContext* ctx, const v1::TestWebhookEndpointRequest* request,
-      v1::TestWebhookEndpointResponse* response) override;
+  grpc::ServerUnaryReactor* TestWebhookEndpoint(grpc::CallbackServerContext* ctx,
+                                                const v1::TestWebhookEndpointRequest* request,
+                                                v1::TestWebhookEndpointResponse* response) override;
 
  private:
   // Runs `work(tx, business_id)` in a read-write transaction for the authenticated business;

@@ -18,8 +18,9 @@
 #include "bizrelay/v1/business_service.grpc.pb.h"
 #include "bizrelay/v1/operator_service.grpc.pb.h"
 #include "services/store/testing/test_postgres.h"
-#include "tests/harness/daemon_process.h"
 #include "tests/harness/clients.h"
+#include "tests/harness/command.h"
+#include "tests/harness/daemon_process.h"
 #include "tests/harness/tls_material.h"
 
 extern char** environ;
@@ -476,6 +477,38 @@ TEST_F(WebhooksE2E, BusinessesSeeOnlyTheirOwnEndpoints) {
   EXPECT_FALSE(resp.signing_secret().empty());
   EXPECT_NE(resp.signing_secret(), created.signing_secret());
   EXPECT_TRUE(resp.endpoint().has_previous_secret_expire_time());
+}
+
+TEST_F(WebhooksE2E, TheCliAddsTestsListsAndRemovesAnEndpoint) {
+  DaemonProcess d(Options(""));
+  Receiver r(tls_);
+  Biz biz = CreateBusiness(d, "Toko CLI");
+  std::string addr = "127.0.0.1:" + std::to_string(d.public_port());
+  auto cli = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {BIZRELAY_CLI_PATH, "--addr", addr, "--token", biz.key};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv);
+  };
+  auto added = cli({"--json", "webhook", "add", r.Url(), "--kinds", "message"});
+  ASSERT_EQ(added.exit_code, 0) << added.err;
+  auto created = json::parse(added.out);
+  std::string id = created["endpoint"]["endpointId"];
+  r.Control({{"secrets", {created["signingSecret"]}}});
+  auto tested = cli({"webhook", "test", id});
+  EXPECT_EQ(tested.exit_code, 0) << tested.out << tested.err;
+  EXPECT_NE(tested.out.find("active"), std::string::npos) << tested.out;
+  auto listed = cli({"webhook", "list"});
+  EXPECT_EQ(listed.exit_code, 0);
+  EXPECT_NE(listed.out.find(id), std::string::npos);
+  EXPECT_NE(listed.out.find("backlog=0"), std::string::npos) << listed.out;
+  auto rotated = cli({"webhook", "update", id, "--rotate-secret"});
+  EXPECT_EQ(rotated.exit_code, 0);
+  EXPECT_NE(rotated.out.find("new signing secret (shown only now): whsec_"), std::string::npos);
+  auto removed = cli({"webhook", "remove", id});
+  EXPECT_EQ(removed.exit_code, 0) << removed.err;
+  auto again = cli({"webhook", "remove", id});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("NOT_FOUND"), std::string::npos) << again.err;
 }
 
 TEST_F(WebhooksE2E, AnotherInstanceTakesOverWhenTheDeliveringOneIsKilled) {

@@ -299,7 +299,7 @@ bool Dispatcher::ReadPage(Endpoint& ep) {
       return false;
     }
     rows = hosting::EventRepository::Events(tx, ep.lease.business_id, ep.read_position, room,
-                                              options_.default_lifetime_seconds, &last);
+                                            options_.default_lifetime_seconds, &last);
     hosting::OpenBodies(tx, *keys_, &rows);
   }
   ep.more = last != ep.read_position;
@@ -328,7 +328,7 @@ bool Dispatcher::Refresh(Endpoint& ep, int64_t position, Event& ev) {
     pqxx::nontransaction tx(Conn());
     if (!WebhookRepository::BusinessActive(tx, ep.lease.business_id)) return false;
     rows = hosting::EventRepository::Events(tx, ep.lease.business_id, position - 1, 1,
-                                              options_.default_lifetime_seconds, nullptr);
+                                            options_.default_lifetime_seconds, nullptr);
     hosting::OpenBodies(tx, *keys_, &rows);
   }
   if (rows.empty() || rows[0].position != position) return false;

@@ -479,6 +479,54 @@ TEST_F(WebhooksE2E, BusinessesSeeOnlyTheirOwnEndpoints) {
   EXPECT_TRUE(resp.endpoint().has_previous_secret_expire_time());
 }
 
+TEST_F(WebhooksE2E, HangingReceiverTimesOutIsDisabledPastTheHorizonAndResumesWhenEnabled) {
+  DaemonProcess d(Options("", {"--webhooks-retry-horizon-seconds", "3"}));
+  Receiver r(tls_);
+  Biz biz = CreateBusiness(d, "Toko Lambat");
+  auto created = CreateEndpoint(d, biz, r.Url());
+  std::string id = created.endpoint().endpoint_id();
+  json up = {{"secrets", {created.signing_secret()}}};
+  r.Control(up);
+  ASSERT_TRUE(WaitActive(d, biz, id));
+  // Answers only after the relay's 3 s timeout.
+  json hanging = up;
+  hanging["hang_ms"] = 4000;
+  r.Control(hanging);
+  Usr user = Register(d, "Rina");
+  StartChat(d, user, biz);
+  v1::SendMessageResponse sent;
+  ASSERT_TRUE(Send(d, user, biz, "masih ada?", "k1", &sent).ok());
+  v1::WebhookEndpoint state;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        state = GetEndpoint(d, biz, id);
+        return state.state() == v1::WEBHOOK_ENDPOINT_STATE_DISABLED;
+      },
+      30s))
+      << state.DebugString();
+  EXPECT_EQ(state.last_error(), "transport: timeout");
+  EXPECT_NE(state.disabled_reason().find("retry_horizon"), std::string::npos);
+  EXPECT_GE(state.backlog(), 2);
+  EXPECT_GT(state.oldest_event_age_seconds(), 0);
+  // (The receiver logs its late answers as 200s; the relay had given up on them.)
+  EXPECT_TRUE(DeliveredMessages(r).empty());
+
+  // Enabled again, it starts from the oldest event still kept: the notice, then the message.
+  r.Control(up);
+  grpc::ClientContext ctx;
+  Authorize(&ctx, biz.key);
+  v1::UpdateWebhookEndpointRequest req;
+  req.set_endpoint_id(id);
+  req.set_enabled(true);
+  v1::UpdateWebhookEndpointResponse resp;
+  ASSERT_TRUE(v1::BusinessService::NewStub(d.PublicChannel())
+                  ->UpdateWebhookEndpoint(&ctx, req, &resp)
+                  .ok());
+  ASSERT_TRUE(WaitFor([&] { return DeliveredMessages(r).size() == 1; }, 20s));
+  EXPECT_EQ(DeliveredMessages(r)[0], sent.message().message_id());
+  EXPECT_TRUE(r.Delivered()[0]["body"].contains("notice"));
+}
+
 TEST_F(WebhooksE2E, TheCliAddsTestsListsAndRemovesAnEndpoint) {
   DaemonProcess d(Options(""));
   Receiver r(tls_);

@@ -318,6 +318,22 @@ void Daemon::StartWebhooks(const std::string& conninfo) {
   options.backoff_max = std::chrono::milliseconds(config_.webhooks_backoff_max_ms);
   options.default_lifetime_seconds = config_.retention_default_seconds;
   options.no_storage_grace_seconds = config_.retention_no_storage_grace_seconds;
+  options.metrics = {
+      .delivered = Counter("bizrelay_webhook_events_total",
+                           "Webhook events by outcome: delivered (2xx), or skipped (expired or "
+                           "shredded before their turn).",
+                           {{"outcome", "delivered"}}),
+      .failed = Counter("bizrelay_webhook_failed_attempts_total",
+                        "Webhook POSTs answered with anything but a 2xx, or not answered."),
+      .skipped = Counter("bizrelay_webhook_events_total",
+                         "Webhook events by outcome: delivered (2xx), or skipped (expired or "
+                         "shredded before their turn).",
+                         {{"outcome", "skipped"}}),
+      .endpoints = Gauge("bizrelay_webhook_endpoints", "Webhook endpoints this instance drives."),
+      .in_flight = Gauge("bizrelay_webhook_in_flight", "Webhook POSTs on their way."),
+      .waiting = Gauge("bizrelay_webhook_waiting_events",
+                       "Webhook events read and not yet delivered, over this instance's "
+                       "endpoints.")};
   // Wakes within 5 ms of each other are one read of the business's log.
   webhook_hub_ = std::make_unique<store::NotifyHub>(conninfo, "bizrelay_mailbox", 1000000,
                                                     std::chrono::milliseconds(5));

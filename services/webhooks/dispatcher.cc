@@ -47,6 +47,10 @@ std::string EventJson(const hosting::EventRow& row) {
   return json;
 }
 
+void Count(metrics::Counter* counter) {
+  if (counter != nullptr) counter->Add();
+}
+
 std::string Describe(const HttpResult& r) {
   return r.status != 0 ? "http " + std::to_string(r.status) : "transport: " + r.error;
 }
@@ -164,6 +168,7 @@ void Dispatcher::Loop() {
         auto found = endpoints_.find(id);
         if (found != endpoints_.end() && found->second->dirty) dirty = true;
       }
+      UpdateGauges();
       http_->Run(dirty ? options_.flush_interval : kIdleWait);
     } catch (const std::exception& e) {
       spdlog::warn("event=webhook_dispatcher_failed error=\"{}\"", e.what());
@@ -251,6 +256,17 @@ void Dispatcher::Drop(const std::string& endpoint_id) {
   endpoints_.erase(it);
 }
 
+void Dispatcher::UpdateGauges() const {
+  const WebhookMetrics& m = options_.metrics;
+  if (m.endpoints != nullptr) m.endpoints->Set(static_cast<double>(endpoints_.size()));
+  if (m.in_flight != nullptr) m.in_flight->Set(static_cast<double>(http_->in_flight()));
+  if (m.waiting != nullptr) {
+    size_t waiting = 0;
+    for (const auto& [id, ep] : endpoints_) waiting += ep->window.size();
+    m.waiting->Set(static_cast<double>(waiting));
+  }
+}
+
 Dispatcher::Endpoint* Dispatcher::Find(const std::string& endpoint_id, uint64_t epoch) {
   auto it = endpoints_.find(endpoint_id);
   if (it == endpoints_.end() || it->second->epoch != epoch) return nullptr;
@@ -307,15 +323,18 @@ bool Dispatcher::ReadPage(Endpoint& ep) {
   auto now = Clock::now();
   for (const auto& row : rows) {
     if ((ep.lease.event_kinds & KindBit(row.kind)) == 0) continue;
+    auto& queue = ep.conversations[row.conversation_id];
+    // Behind a failing event the body is not kept: it is read again when its turn comes.
+    bool blocked = !queue.empty() && ep.window.at(queue.front()).failures > 0;
     Event ev{.conversation_id = row.conversation_id,
              .message_id = "",
-             .payload = EventJson(row),
+             .payload = blocked ? "" : EventJson(row),
              .read_at = now};
     if (row.kind == hosting::EventKind::kMessage &&
         row.message.direction == hosting::Direction::kUserToBusiness) {
       ev.message_id = row.message_id;
     }
-    ep.conversations[row.conversation_id].push_back(row.position);
+    queue.push_back(row.position);
     ep.window.emplace(row.position, std::move(ev));
   }
   if (ep.Floor() != before) ep.dirty = true;
@@ -349,6 +368,7 @@ void Dispatcher::Send(Endpoint& ep, int64_t position, Event& ev) {
     ev.payload.clear();
     if (!Refresh(ep, position, ev)) {
       // Expired, shredded or erased since it was logged: never sent.
+      Count(options_.metrics.skipped);
       MarkDone(ep, position);
       return;
     }
@@ -411,11 +431,13 @@ void Dispatcher::OnEventResult(const std::string& endpoint_id, uint64_t epoch, i
   ev.in_flight = false;
   --ep->in_flight;
   if (Is2xx(result)) {
+    Count(options_.metrics.delivered);
     if (!ev.message_id.empty()) ep->delivered.push_back(ev.message_id);
     ep->succeeded = true;
     MarkDone(*ep, position);
     return;
   }
+  Count(options_.metrics.failed);
   ++ev.failures;
   std::chrono::milliseconds delay =
       RetryDelay(ev.failures, options_.backoff_initial, options_.backoff_max, rng_);

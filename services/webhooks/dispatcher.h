@@ -13,11 +13,22 @@
 #include <vector>
 
 #include "services/hosting/keyring.h"
+#include "services/metrics/metrics.h"
 #include "services/store/notify_hub.h"
 #include "services/webhooks/http_client.h"
 #include "services/webhooks/webhook_repository.h"
 
 namespace bizrelay::webhooks {
+
+// What the dispatcher reports (each may be null). No label names an endpoint or a business.
+struct WebhookMetrics {
+  metrics::Counter* delivered = nullptr;  // events that got a 2xx
+  metrics::Counter* failed = nullptr;     // attempts that did not
+  metrics::Counter* skipped = nullptr;    // events expired or shredded before their turn
+  metrics::Gauge* endpoints = nullptr;    // endpoints this instance drives
+  metrics::Gauge* in_flight = nullptr;    // POSTs on their way
+  metrics::Gauge* waiting = nullptr;      // events read and not yet delivered, all endpoints
+};
 
 struct DispatcherOptions {
   HttpOptions http;
@@ -37,6 +48,7 @@ struct DispatcherOptions {
   std::chrono::milliseconds flush_interval{20};
   int64_t default_lifetime_seconds = 30 * 86400;
   int64_t no_storage_grace_seconds = 3600;
+  WebhookMetrics metrics;
 };
 
 // Delivers inbox events to webhook endpoints. One thread drives every endpoint this instance
@@ -98,6 +110,7 @@ class Dispatcher {
   std::vector<std::string> Headers(const Endpoint& ep, const std::string& event_id,
                                    const std::string& body) const;
   Endpoint* Find(const std::string& endpoint_id, uint64_t epoch);
+  void UpdateGauges() const;
   pqxx::connection& Conn();
 
   const std::string conninfo_;

@@ -2,8 +2,6 @@
 
 #include <google/protobuf/util/time_util.h>
 
-#include "services/rpc/bearer.h"
-
 namespace bizrelay::webhooks {
 namespace {
 
@@ -62,19 +60,6 @@ void ToProto(const EndpointRow& row, v1::WebhookEndpoint* out) {
 }
 
 }  // namespace
-
-grpc::ServerUnaryReactor* BusinessServiceWithWebhooks::AsBusiness(
-    grpc::CallbackServerContext* ctx, const std::function<void()>& check,
-    std::function<void(pqxx::transaction_base&, const std::string&)> work) {
-  auto token = rpc::BearerToken(ctx->client_metadata());
-  return rpc::RunUnary(
-      ctx, env_.rpc, check, [this, token, work = std::move(work)](pqxx::connection& conn) {
-        pqxx::work tx(conn);
-        auto business = env_.auth->Require(tx, token, auth::PrincipalKind::kBusiness);
-        work(tx, business.id);
-        tx.commit();
-      });
-}
 
 grpc::ServerUnaryReactor* BusinessServiceWithWebhooks::CreateWebhookEndpoint(
     grpc::CallbackServerContext* ctx, const v1::CreateWebhookEndpointRequest* request,

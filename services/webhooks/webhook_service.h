@@ -10,7 +10,7 @@ namespace bizrelay::webhooks {
 class BusinessServiceWithWebhooks final : public hosting::BusinessServiceImpl {
  public:
   BusinessServiceWithWebhooks(hosting::HostingEnv env, WebhookOptions options)
-      : BusinessServiceImpl(env), env_(env), desk_(options, env.keys) {}
+      : BusinessServiceImpl(env), desk_(options, env.keys) {}
 
   grpc::ServerUnaryReactor* CreateWebhookEndpoint(
       grpc::CallbackServerContext* ctx, const v1::CreateWebhookEndpointRequest* request,
@@ -32,13 +32,6 @@ class BusinessServiceWithWebhooks final : public hosting::BusinessServiceImpl {
                                                 v1::TestWebhookEndpointResponse* response) override;
 
  private:
-  // Runs `work(tx, business_id)` in a read-write transaction for the authenticated business;
-  // `check` runs first on the gRPC thread.
-  grpc::ServerUnaryReactor* AsBusiness(
-      grpc::CallbackServerContext* ctx, const std::function<void()>& check,
-      std::function<void(pqxx::transaction_base&, const std::string&)> work);
-
-  const hosting::HostingEnv env_;
   const WebhookDesk desk_;
 };
 

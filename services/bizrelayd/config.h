@@ -81,6 +81,19 @@ struct Config {
   int64_t retention_sweep_interval_ms = 0;
   int64_t retention_sweep_batch = 0;
 
+  int64_t webhooks_retry_horizon_seconds = 0;
+  int64_t webhooks_secret_overlap_seconds = 0;
+  bool webhooks_allow_plain_http = false;
+  bool webhooks_allow_private_targets = false;
+  std::string webhooks_ca_file;
+  int64_t webhooks_connect_timeout_ms = 0;
+  int64_t webhooks_timeout_ms = 0;
+  int64_t webhooks_max_response_bytes = 0;
+  int64_t webhooks_max_in_flight_per_endpoint = 0;
+  int64_t webhooks_backoff_initial_ms = 0;
+  int64_t webhooks_backoff_max_ms = 0;
+  int64_t webhooks_lease_ms = 0;
+
   std::string crypto_master_key_file;
   std::string crypto_master_key_hex;
   std::string crypto_previous_master_key_files;
@@ -89,7 +102,8 @@ struct Config {
 };
 
 // The roles a process can serve; "all" stands for every one.
-inline const std::vector<std::string> kRoles = {"hosting", "personal", "operator", "sweeper"};
+inline const std::vector<std::string> kRoles = {"hosting", "personal", "operator", "sweeper",
+                                                "webhooks"};
 
 struct LoadResult {
   enum class Outcome { kOk, kHelp, kError } outcome = Outcome::kOk;

@@ -20,6 +20,7 @@
 #include "services/store/conninfo.h"
 #include "services/store/durability.h"
 #include "services/store/migrator.h"
+#include "services/webhooks/webhook_service.h"
 
 namespace bizrelay::daemon {
 namespace fs = std::filesystem;
@@ -296,6 +297,52 @@ void Daemon::MonitorDatabase(const std::string& path, const std::string& conninf
   monitors_.back()->Start();
 }
 
+webhooks::TargetPolicy Daemon::WebhookTargetPolicy() const {
+  return {.allow_plain_http = config_.webhooks_allow_plain_http,
+          .allow_private_targets = config_.webhooks_allow_private_targets};
+}
+
+void Daemon::StartWebhooks(const std::string& conninfo) {
+  webhooks::DispatcherOptions options;
+  options.http.policy = WebhookTargetPolicy();
+  options.http.connect_timeout = std::chrono::milliseconds(config_.webhooks_connect_timeout_ms);
+  options.http.total_timeout = std::chrono::milliseconds(config_.webhooks_timeout_ms);
+  options.http.max_response_bytes = static_cast<size_t>(config_.webhooks_max_response_bytes);
+  options.http.ca_file = config_.webhooks_ca_file;
+  options.max_in_flight_per_endpoint =
+      static_cast<int>(config_.webhooks_max_in_flight_per_endpoint);
+  options.lease = std::chrono::milliseconds(config_.webhooks_lease_ms);
+  options.renew_interval = options.lease / 5;
+  options.retry_horizon = std::chrono::seconds(config_.webhooks_retry_horizon_seconds);
+  options.backoff_initial = std::chrono::milliseconds(config_.webhooks_backoff_initial_ms);
+  options.backoff_max = std::chrono::milliseconds(config_.webhooks_backoff_max_ms);
+  options.default_lifetime_seconds = config_.retention_default_seconds;
+  options.no_storage_grace_seconds = config_.retention_no_storage_grace_seconds;
+  options.metrics = {
+      .delivered = Counter("bizrelay_webhook_events_total",
+                           "Webhook events by outcome: delivered (2xx), or skipped (expired or "
+                           "shredded before their turn).",
+                           {{"outcome", "delivered"}}),
+      .failed = Counter("bizrelay_webhook_failed_attempts_total",
+                        "Webhook POSTs answered with anything but a 2xx, or not answered."),
+      .skipped = Counter("bizrelay_webhook_events_total",
+                         "Webhook events by outcome: delivered (2xx), or skipped (expired or "
+                         "shredded before their turn).",
+                         {{"outcome", "skipped"}}),
+      .endpoints = Gauge("bizrelay_webhook_endpoints", "Webhook endpoints this instance drives."),
+      .in_flight = Gauge("bizrelay_webhook_in_flight", "Webhook POSTs on their way."),
+      .waiting = Gauge("bizrelay_webhook_waiting_events",
+                       "Webhook events read and not yet delivered, over this instance's "
+                       "endpoints.")};
+  // Wakes within 5 ms of each other are one read of the business's log.
+  webhook_hub_ = std::make_unique<store::NotifyHub>(conninfo, "bizrelay_mailbox", 1000000,
+                                                    std::chrono::milliseconds(5));
+  webhook_hub_->Start();
+  webhook_dispatcher_ =
+      std::make_unique<webhooks::Dispatcher>(conninfo, keys_.get(), webhook_hub_.get(), options);
+  webhook_dispatcher_->Start();
+}
+
 void Daemon::WriteReadyFile() const {
   if (config_.ready_file.empty()) return;
   nlohmann::json ready = {{"public_port", public_port_},
@@ -386,7 +433,10 @@ void Daemon::Start() {
         Counter("bizrelay_send_tokens_issued_total",
                 "Anonymous send tokens issued (blind signatures committed)."));
     auto user_chats = std::make_unique<hosting::UserChatServiceImpl>(henv);
-    auto business = std::make_unique<hosting::BusinessServiceImpl>(henv);
+    webhooks::WebhookOptions webhook_options{
+        .policy = WebhookTargetPolicy(),
+        .secret_overlap_seconds = config_.webhooks_secret_overlap_seconds};
+    auto business = std::make_unique<webhooks::BusinessServiceWithWebhooks>(henv, webhook_options);
     public_server_ = BuildServer(
         "public", config_.listen_public, {accounts.get(), user_chats.get(), business.get()},
         {v1::AccountService::service_full_name(), v1::UserChatService::service_full_name(),
@@ -461,6 +511,7 @@ void Daemon::Start() {
         });
     spdlog::info("event=sweeper_started interval_ms={}", config_.retention_sweep_interval_ms);
   }
+  if (config_.HasRole("webhooks")) StartWebhooks(conninfo);
   if (metrics_on()) {
     exporter_ = std::make_unique<metrics::HttpExporter>(&registry_);
     metrics_port_ = exporter_->Start(config_.listen_metrics);
@@ -499,6 +550,9 @@ void Daemon::Stop() {
   }
   for (auto& t : stoppers) t.join();
   if (sweeper_) sweeper_->Stop();
+  // Leases are let go of, so another instance takes over the endpoints at once.
+  if (webhook_dispatcher_) webhook_dispatcher_->Stop();
+  if (webhook_hub_) webhook_hub_->Stop();
   {
     std::lock_guard lock(sweep_mu_);
     sweep_stop_ = true;

@@ -27,6 +27,7 @@
 #include "services/store/db_pool.h"
 #include "services/store/embedded_postgres.h"
 #include "services/store/notify_hub.h"
+#include "services/webhooks/dispatcher.h"
 
 namespace bizrelay::daemon {
 
@@ -54,6 +55,8 @@ class Daemon {
   // data keys of earlier master keys re-wrapped.
   std::unique_ptr<hosting::KeyRing> LoadKeyRing(pqxx::connection& conn);
   std::unique_ptr<crypto::BlindRsaPrivateKey> LoadTokenIssuer();
+  void StartWebhooks(const std::string& conninfo);
+  webhooks::TargetPolicy WebhookTargetPolicy() const;
   void StartPersonal(const store::DbPoolOptions& base, const rpc::RpcEnv& hosting_env);
   std::shared_ptr<grpc::ServerCredentials> Credentials() const;
   // A listener serving `services` and `health`; with metrics on, its calls are counted under
@@ -97,6 +100,9 @@ class Daemon {
   std::unique_ptr<RateLimiter> send_limiter_;
   std::unique_ptr<hosting::KeyRing> keys_;
   std::unique_ptr<hosting::Sweeper> sweeper_;
+  // Webhook delivery: its own wake-ups and its own database connection.
+  std::unique_ptr<store::NotifyHub> webhook_hub_;
+  std::unique_ptr<webhooks::Dispatcher> webhook_dispatcher_;
   std::unique_ptr<crypto::BlindRsaPrivateKey> token_issuer_;
   // The personal path: its own pool and hub, connected as the personal database role.
   std::unique_ptr<store::DbPool> personal_pool_;

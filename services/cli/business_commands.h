@@ -20,6 +20,13 @@ class BusinessCommands {
   int Do(const v1::ListConversationsRequest& request);
   int Do(const v1::ListMessagesRequest& request);
   int Do(const v1::UpdateProfileRequest& request);
+  int Do(const v1::CreateWebhookEndpointRequest& request);
+  int Do(const v1::ListWebhookEndpointsRequest& request);
+  int Do(const v1::UpdateWebhookEndpointRequest& request);
+  int Do(const v1::DeleteWebhookEndpointRequest& request);
+  // Asks for the handshake, then polls the endpoint until it left VERIFYING (exit 0 if it is
+  // ACTIVE) or 15 s passed (exit 1).
+  int Do(const v1::TestWebhookEndpointRequest& request);
 
  private:
   Session& session_;

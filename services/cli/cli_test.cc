@@ -236,6 +236,31 @@ TEST(ParseTest, BusinessCommandsFillTheirRequests) {
   ParseAs<v1::ListTemplatesRequest>({"template", "list"});
   ExpectUsageError({"template"}, "subcommand");
 
+  auto hook = ParseAs<v1::CreateWebhookEndpointRequest>(
+      {"webhook", "add", "https://crm.example/hook", "--kinds", "message,notice", "--disabled"});
+  EXPECT_EQ(hook.url(), "https://crm.example/hook");
+  EXPECT_THAT(hook.event_kinds(), ::testing::ElementsAre(v1::WEBHOOK_EVENT_KIND_MESSAGE,
+                                                         v1::WEBHOOK_EVENT_KIND_NOTICE));
+  EXPECT_TRUE(hook.disabled());
+  ExpectUsageError({"webhook", "add", "https://crm.example/hook", "--kinds", "everything"},
+                   "--kinds");
+  ParseAs<v1::ListWebhookEndpointsRequest>({"webhook", "list"});
+  auto rotate = ParseAs<v1::UpdateWebhookEndpointRequest>(
+      {"webhook", "update", "e1", "--rotate-secret", "--enable"});
+  EXPECT_EQ(rotate.endpoint_id(), "e1");
+  EXPECT_TRUE(rotate.rotate_secret());
+  EXPECT_TRUE(rotate.has_enabled() && rotate.enabled());
+  EXPECT_FALSE(rotate.has_url());
+  EXPECT_FALSE(rotate.has_event_kinds());
+  auto disable =
+      ParseAs<v1::UpdateWebhookEndpointRequest>({"webhook", "update", "e1", "--disable"});
+  EXPECT_TRUE(disable.has_enabled() && !disable.enabled());
+  ExpectUsageError({"webhook", "update", "e1"}, "--url");
+  ExpectUsageError({"webhook", "update", "e1", "--enable", "--disable"}, "--enable");
+  EXPECT_EQ(ParseAs<v1::DeleteWebhookEndpointRequest>({"webhook", "remove", "e1"}).endpoint_id(),
+            "e1");
+  EXPECT_EQ(ParseAs<v1::TestWebhookEndpointRequest>({"webhook", "test", "e1"}).endpoint_id(), "e1");
+
   auto read = ParseAs<v1::MarkMessagesReadRequest>({"business-read", "c1", "m2"});
   EXPECT_EQ(read.conversation_id(), "c1");
   EXPECT_EQ(read.message_id(), "m2");

@@ -272,6 +272,34 @@ std::string FormatTemplates(const google::protobuf::RepeatedPtrField<v1::Templat
   return out;
 }
 
+std::string FormatWebhookEndpoints(
+    const google::protobuf::RepeatedPtrField<v1::WebhookEndpoint>& endpoints) {
+  std::string out;
+  for (const v1::WebhookEndpoint& e : endpoints) {
+    std::string state = e.state() == v1::WEBHOOK_ENDPOINT_STATE_ACTIVE      ? "active"
+                        : e.state() == v1::WEBHOOK_ENDPOINT_STATE_VERIFYING ? "verifying"
+                                                                            : "disabled";
+    std::string kinds;
+    for (int k : e.event_kinds()) {
+      kinds += std::string(kinds.empty() ? "" : ",") +
+               (k == v1::WEBHOOK_EVENT_KIND_MESSAGE         ? "message"
+                : k == v1::WEBHOOK_EVENT_KIND_STATUS_CHANGE ? "status"
+                                                            : "notice");
+    }
+    out +=
+        Printable(e.endpoint_id()) + "  " + Printable(e.url()) + "  " + state + "  " + kinds +
+        "  backlog=" + std::to_string(e.backlog()) +
+        " oldest=" + std::to_string(e.oldest_event_age_seconds()) + "s" +
+        "  last_success=" + (e.has_last_success_time() ? Time(e.last_success_time()) : "-") +
+        "  last_error=" +
+        (e.last_error().empty() ? "-"
+                                : Printable(e.last_error()) + " at " + Time(e.last_error_time()));
+    if (!e.disabled_reason().empty()) out += "  (" + Printable(e.disabled_reason()) + ")";
+    out += "\n";
+  }
+  return out;
+}
+
 std::string FormatConversations(const v1::ListConversationsResponse& response) {
   std::string out;
   for (const v1::BusinessConversation& c : response.conversations()) {

@@ -58,6 +58,9 @@ std::string FormatEvent(const v1::StreamInboxResponse& event);
 
 // Business side.
 std::string FormatTemplates(const google::protobuf::RepeatedPtrField<v1::Template>& templates);
+// One line per endpoint: id, URL, state, kinds, backlog, last success and last error.
+std::string FormatWebhookEndpoints(
+    const google::protobuf::RepeatedPtrField<v1::WebhookEndpoint>& endpoints);
 std::string FormatConversations(const v1::ListConversationsResponse& response);
 std::string FormatProfileUpdate(const v1::UpdateProfileResponse& response);
 

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cctype>
+#include <sstream>
 
 #include "services/platform/token.h"
 
@@ -45,6 +46,12 @@ struct Values {
   int64_t after = 0;
   int count = 20;
   std::string contact;
+  std::string url;
+  std::string kinds;
+  bool disabled = false;
+  bool enable = false;
+  bool disable = false;
+  bool rotate_secret = false;
 };
 
 void SetFromEnv(const Environment& env, const char* name, std::string* value) {
@@ -52,6 +59,24 @@ void SetFromEnv(const Environment& env, const char* name, std::string* value) {
 }
 
 }  // namespace
+
+std::vector<v1::WebhookEventKind> ParseWebhookKinds(const std::string& kinds) {
+  std::vector<v1::WebhookEventKind> out;
+  std::stringstream ss(kinds);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (item == "message") {
+      out.push_back(v1::WEBHOOK_EVENT_KIND_MESSAGE);
+    } else if (item == "status") {
+      out.push_back(v1::WEBHOOK_EVENT_KIND_STATUS_CHANGE);
+    } else if (item == "notice") {
+      out.push_back(v1::WEBHOOK_EVENT_KIND_NOTICE);
+    } else {
+      throw UsageError("--kinds: '" + item + "' is not one of message, status, notice");
+    }
+  }
+  return out;
+}
 
 std::map<std::string, std::string> ParseTemplateParameters(const std::vector<std::string>& params) {
   std::map<std::string, std::string> out;
@@ -415,6 +440,64 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args, const Environ
       (*r.mutable_template_parameters())[name] = value;
     }
     r.set_idempotency_key(tmpl_key());
+    set(r);
+  });
+  CLI::App* webhook =
+      app.add_subcommand("webhook", "Manage the HTTPS endpoints that receive the inbox");
+  webhook->group(kBusinessGroup);
+  CLI::App* hook_add = webhook->add_subcommand(
+      "add", "Register an endpoint (prints its signing secret, once); it must echo a challenge");
+  hook_add->add_option("URL", v.url, "https URL")->required();
+  hook_add->add_option("--kinds", v.kinds, "Event kinds: message,status,notice (default all)");
+  hook_add->add_flag("--disabled", v.disabled, "Register it disabled");
+  hook_add->callback([&] {
+    v1::CreateWebhookEndpointRequest r;
+    r.set_url(v.url);
+    for (auto k : ParseWebhookKinds(v.kinds)) r.add_event_kinds(k);
+    r.set_disabled(v.disabled);
+    set(r);
+  });
+  CLI::App* hook_list = webhook->add_subcommand("list", "List endpoints and their delivery state");
+  hook_list->callback([&] { set(v1::ListWebhookEndpointsRequest()); });
+  CLI::App* hook_update = webhook->add_subcommand(
+      "update", "Change an endpoint's URL, kinds or state, or rotate its signing secret");
+  hook_update->add_option("ENDPOINT_ID", v.name, "Endpoint id")->required();
+  hook_update->add_option("--url", v.url, "New https URL (verified again)");
+  hook_update->add_option("--kinds", v.kinds, "Event kinds: message,status,notice");
+  hook_update->add_flag("--enable", v.enable, "Enable (resumes from the oldest event kept)");
+  hook_update->add_flag("--disable", v.disable, "Disable");
+  hook_update->add_flag("--rotate-secret", v.rotate_secret,
+                        "New signing secret (printed once); the old one signs for a while too");
+  hook_update->callback([&] {
+    if (v.enable && v.disable) throw UsageError("webhook update: --enable or --disable, not both");
+    v1::UpdateWebhookEndpointRequest r;
+    r.set_endpoint_id(v.name);
+    if (!v.url.empty()) r.set_url(v.url);
+    if (!v.kinds.empty()) {
+      for (auto k : ParseWebhookKinds(v.kinds)) r.mutable_event_kinds()->add_kinds(k);
+    }
+    if (v.enable || v.disable) r.set_enabled(v.enable);
+    r.set_rotate_secret(v.rotate_secret);
+    if (v.url.empty() && v.kinds.empty() && !v.enable && !v.disable && !v.rotate_secret) {
+      throw UsageError(
+          "webhook update: give at least one of --url, --kinds, --enable, --disable, "
+          "--rotate-secret");
+    }
+    set(r);
+  });
+  CLI::App* hook_remove = webhook->add_subcommand("remove", "Delete an endpoint");
+  hook_remove->add_option("ENDPOINT_ID", v.name, "Endpoint id")->required();
+  hook_remove->callback([&] {
+    v1::DeleteWebhookEndpointRequest r;
+    r.set_endpoint_id(v.name);
+    set(r);
+  });
+  CLI::App* hook_test = webhook->add_subcommand(
+      "test", "Run the verification handshake now and wait (up to 15 s) for its outcome");
+  hook_test->add_option("ENDPOINT_ID", v.name, "Endpoint id")->required();
+  hook_test->callback([&] {
+    v1::TestWebhookEndpointRequest r;
+    r.set_endpoint_id(v.name);
     set(r);
   });
   CLI::App* conversations =

@@ -90,7 +90,9 @@ using Request = std::variant<
     // BusinessService
     v1::StreamInboxRequest, v1::SendReplyRequest, v1::MarkMessagesReadRequest,
     v1::CreateTemplateRequest, v1::ListTemplatesRequest, v1::ListConversationsRequest,
-    v1::ListMessagesRequest, v1::UpdateProfileRequest,
+    v1::ListMessagesRequest, v1::UpdateProfileRequest, v1::CreateWebhookEndpointRequest,
+    v1::ListWebhookEndpointsRequest, v1::UpdateWebhookEndpointRequest,
+    v1::DeleteWebhookEndpointRequest, v1::TestWebhookEndpointRequest,
     // PersonalRelayService (and AccountService for send tokens)
     PersonalInit, PersonalTokens, PersonalRefill, PersonalSend, PersonalListen>;
 
@@ -136,6 +138,10 @@ Environment ProcessEnvironment();
 // Parses `--param` values of the form name=value (the value may be empty and may contain '=').
 // Throws UsageError on a missing '=', an empty name, or a name given twice.
 std::map<std::string, std::string> ParseTemplateParameters(const std::vector<std::string>& params);
+
+// Parses `--kinds`: a comma-separated list of message, status and notice (the event kinds a
+// webhook endpoint receives). Throws UsageError on anything else.
+std::vector<v1::WebhookEventKind> ParseWebhookKinds(const std::string& kinds);
 
 // A fresh idempotency key: 128 random bits as 32 lowercase hex digits.
 std::string NewIdempotencyKey();

@@ -7,7 +7,7 @@
 namespace bizrelay::hosting {
 
 // gRPC glue for bizrelay.v1.BusinessService.
-class BusinessServiceImpl final : public v1::BusinessService::CallbackService {
+class BusinessServiceImpl : public v1::BusinessService::CallbackService {
  public:
   explicit BusinessServiceImpl(HostingEnv env) : env_(env), desk_(*env.options, env.keys) {}
 
@@ -47,13 +47,14 @@ class BusinessServiceImpl final : public v1::BusinessService::CallbackService {
                                               const v1::LabelConversationRequest* request,
                                               v1::LabelConversationResponse* response) override;
 
- private:
+ protected:
   // Runs `work(tx, business_id)` in a read-write transaction for the authenticated business;
-  // `check` runs first on the gRPC thread.
+  // `check` runs first on the gRPC thread. (Protected: the webhook calls use it too.)
   grpc::ServerUnaryReactor* AsBusiness(
       grpc::CallbackServerContext* ctx, const std::function<void()>& check,
       std::function<void(pqxx::transaction_base&, const std::string&)> work);
 
+ private:
   const HostingEnv env_;
   const BusinessDesk desk_;
 };

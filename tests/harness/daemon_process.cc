@@ -167,6 +167,13 @@ int DaemonProcess::Terminate() {
   return code;
 }
 
+void DaemonProcess::Kill() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
 std::string DaemonProcess::Log() const { return Slurp(log_path()); }
 
 std::string DaemonProcess::OperatorToken() const {

@@ -33,6 +33,8 @@ class DaemonProcess {
   bool WaitReady();
   // Sends SIGTERM and returns the exit status (or -1 on a signal or timeout).
   int Terminate();
+  // Kills the process with SIGKILL (a crash: nothing is let go of) and reaps it.
+  void Kill();
   // Waits for the process to exit by itself; returns its exit status (-1 on timeout).
   int WaitExit(int timeout_seconds);
 

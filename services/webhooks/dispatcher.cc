@@ -1,0 +1,508 @@
+#include "services/webhooks/dispatcher.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "services/hosting/chats.h"
+#include "services/hosting/convert.h"
+#include "services/hosting/event_repository.h"
+#include "services/platform/log.h"
+#include "services/platform/token.h"
+#include "services/webhooks/retry.h"
+#include "services/webhooks/signature.h"
+#include "services/webhooks/webhook_desk.h"
+
+namespace bizrelay::webhooks {
+namespace {
+
+// A body read from hosted storage is sent within this long or read again: an event waiting
+// behind its conversation's failing predecessor never keeps plaintext, and a message that
+// expires meanwhile is not sent.
+constexpr auto kFreshFor = std::chrono::seconds(1);
+// Every endpoint's log is read at least this often, whatever the notifications say.
+constexpr auto kPollInterval = std::chrono::seconds(1);
+constexpr auto kIdleWait = std::chrono::milliseconds(100);
+
+int KindBit(hosting::EventKind kind) {
+  switch (kind) {
+    case hosting::EventKind::kMessage:
+      return kMessageBit;
+    case hosting::EventKind::kStatus:
+      return kStatusBit;
+    default:
+      return kNoticeBit;
+  }
+}
+
+std::string EventJson(const hosting::EventRow& row) {
+  v1::StreamInboxResponse event;
+  hosting::ToProto(row, &event);
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(event, &json).ok()) {
+    throw std::runtime_error("event does not convert to JSON");
+  }
+  return json;
+}
+
+void Count(metrics::Counter* counter) {
+  if (counter != nullptr) counter->Add();
+}
+
+std::string Describe(const HttpResult& r) {
+  return r.status != 0 ? "http " + std::to_string(r.status) : "transport: " + r.error;
+}
+
+bool Is2xx(const HttpResult& r) { return r.status >= 200 && r.status < 300; }
+
+// The challenge echoed as the whole body (whitespace around it ignored) or as a JSON object's
+// "challenge".
+bool Echoes(const std::string& body, const std::string& challenge) {
+  size_t start = body.find_first_not_of(" \t\r\n");
+  size_t end = body.find_last_not_of(" \t\r\n");
+  if (start != std::string::npos && body.substr(start, end - start + 1) == challenge) return true;
+  auto json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  return json.is_object() && json.contains("challenge") && json["challenge"].is_string() &&
+         json["challenge"].get<std::string>() == challenge;
+}
+
+}  // namespace
+
+// Wakes the dispatcher when the business's log grows. Called on the hub's thread.
+class Dispatcher::Waker final : public store::NotifySubscriber {
+ public:
+  explicit Waker(HttpClient* http) : http_(http) {}
+  void Wake() override {
+    woken.store(true);
+    http_->Wakeup();
+  }
+  void Close() override {}
+  std::atomic<bool> woken{true};
+
+ private:
+  HttpClient* const http_;
+};
+
+struct Dispatcher::Endpoint {
+  LeasedEndpoint lease;
+  std::vector<std::string> secrets;  // opened; the current one first
+  uint64_t epoch = 0;
+  int64_t read_position = 0;
+  std::map<int64_t, Event> window;                           // by position; done ones leave
+  std::map<std::string, std::deque<int64_t>> conversations;  // undone positions, in order
+  int in_flight = 0;
+  bool more = true;
+  Clock::time_point next_read;
+  // Progress not yet written.
+  std::vector<std::string> delivered;
+  bool succeeded = false;
+  bool dirty = false;
+  Clock::time_point last_flush;
+  // The verification handshake.
+  bool verifying = false;
+  int verify_failures = 0;
+  Clock::time_point verify_not_before;
+  std::unique_ptr<Waker> waker;
+  bool subscribed = false;
+
+  // Every event up to here is done.
+  int64_t Floor() const { return window.empty() ? read_position : window.begin()->first - 1; }
+};
+
+Dispatcher::Dispatcher(std::string conninfo, hosting::KeyRing* keys, store::NotifyHub* hub,
+                       DispatcherOptions options)
+    : conninfo_(std::move(conninfo)),
+      keys_(keys),
+      hub_(hub),
+      options_(std::move(options)),
+      holder_(TimeOrderedUuid()),
+      http_(std::make_unique<HttpClient>(options_.http)),
+      rng_(std::random_device{}()) {}
+
+Dispatcher::~Dispatcher() { Stop(); }
+
+void Dispatcher::Start() {
+  thread_ = std::thread([this] { Loop(); });
+  spdlog::info("event=webhook_dispatcher_started lease_ms={} retry_horizon_s={}",
+               options_.lease.count(), options_.retry_horizon.count());
+}
+
+void Dispatcher::Stop() {
+  if (!thread_.joinable()) return;
+  stopping_.store(true);
+  http_->Wakeup();
+  thread_.join();
+}
+
+pqxx::connection& Dispatcher::Conn() {
+  if (!conn_ || !conn_->is_open()) {
+    conn_ = std::make_unique<pqxx::connection>(conninfo_);
+  }
+  return *conn_;
+}
+
+void Dispatcher::Loop() {
+  auto next_claim = Clock::now();
+  while (!stopping_.load()) {
+    try {
+      auto now = Clock::now();
+      if (now >= next_claim) {
+        Claim();
+        next_claim = now + options_.renew_interval;
+      }
+      std::vector<std::string> ids;
+      for (const auto& [id, ep] : endpoints_) ids.push_back(id);
+      bool dirty = false;
+      for (const auto& id : ids) {
+        auto it = endpoints_.find(id);
+        if (it == endpoints_.end()) continue;
+        Pump(*it->second);
+      }
+      http_->Run(std::chrono::milliseconds(0));
+      for (const auto& id : ids) {
+        auto it = endpoints_.find(id);
+        if (it == endpoints_.end()) continue;
+        Flush(*it->second, false);
+        auto found = endpoints_.find(id);
+        if (found != endpoints_.end() && found->second->dirty) dirty = true;
+      }
+      UpdateGauges();
+      http_->Run(dirty ? options_.flush_interval : kIdleWait);
+    } catch (const std::exception& e) {
+      spdlog::warn("event=webhook_dispatcher_failed error=\"{}\"", e.what());
+      std::vector<std::string> ids;
+      for (const auto& [id, ep] : endpoints_) ids.push_back(id);
+      for (const auto& id : ids) Drop(id);
+      conn_.reset();
+      for (int i = 0; i < 10 && !stopping_.load(); ++i) http_->Run(kIdleWait);
+      next_claim = Clock::now();
+    }
+  }
+  try {
+    for (auto& [id, ep] : endpoints_) Flush(*ep, true);
+    pqxx::work tx(Conn());
+    WebhookRepository::Release(tx, holder_);
+    tx.commit();
+  } catch (const std::exception& e) {
+    spdlog::warn("event=webhook_release_failed error=\"{}\"", e.what());
+  }
+  std::vector<std::string> ids;
+  for (const auto& [id, ep] : endpoints_) ids.push_back(id);
+  for (const auto& id : ids) Drop(id);
+  conn_.reset();
+}
+
+void Dispatcher::Claim() {
+  std::vector<LeasedEndpoint> rows;
+  {
+    pqxx::work tx(Conn());
+    rows = WebhookRepository::Claim(tx, holder_, options_.lease.count(), options_.max_endpoints);
+    tx.commit();
+  }
+  std::set<std::string> held;
+  for (auto& row : rows) {
+    held.insert(row.endpoint_id);
+    auto it = endpoints_.find(row.endpoint_id);
+    if (it != endpoints_.end() && it->second->lease.generation == row.generation &&
+        it->second->secrets.size() == (row.previous_secret ? 2u : 1u)) {
+      continue;
+    }
+    if (it != endpoints_.end()) Drop(row.endpoint_id);
+    std::vector<std::string> secrets;
+    {
+      pqxx::nontransaction tx(Conn());
+      auto key = keys_->DataKey(tx, row.business_id, /*create=*/false);
+      if (!key) continue;  // offboarded: the secret is shredded with the data key
+      for (const auto* sealed :
+           {&row.secret, row.previous_secret ? &*row.previous_secret : nullptr}) {
+        if (sealed == nullptr) continue;
+        auto secret = WebhookDesk::OpenSecret(*key, row.business_id, row.endpoint_id, *sealed);
+        if (secret) secrets.push_back(std::move(*secret));
+      }
+    }
+    if (secrets.empty()) {
+      spdlog::error("event=webhook_secret_does_not_open endpoint_id={}", row.endpoint_id);
+      continue;
+    }
+    auto ep = std::make_unique<Endpoint>();
+    ep->lease = std::move(row);
+    ep->secrets = std::move(secrets);
+    ep->epoch = next_epoch_++;
+    ep->read_position = ep->lease.delivered_position;
+    ep->waker = std::make_unique<Waker>(http_.get());
+    if (hub_ != nullptr) ep->subscribed = hub_->Add(ep->lease.business_id, ep->waker.get());
+    spdlog::info("event=webhook_endpoint_driven endpoint_id={} generation={} verified={}",
+                 ep->lease.endpoint_id, ep->lease.generation, ep->lease.verified);
+    std::string id = ep->lease.endpoint_id;
+    endpoints_[id] = std::move(ep);
+  }
+  std::vector<std::string> gone;
+  for (const auto& [id, ep] : endpoints_) {
+    if (!held.contains(id)) gone.push_back(id);
+  }
+  for (const auto& id : gone) Drop(id);
+}
+
+void Dispatcher::Drop(const std::string& endpoint_id) {
+  auto it = endpoints_.find(endpoint_id);
+  if (it == endpoints_.end()) return;
+  if (it->second->subscribed && hub_ != nullptr) {
+    hub_->Remove(it->second->lease.business_id, it->second->waker.get());
+  }
+  spdlog::info("event=webhook_endpoint_released endpoint_id={}", endpoint_id);
+  // Transfers still in flight finish; their results find no endpoint of their epoch.
+  endpoints_.erase(it);
+}
+
+void Dispatcher::UpdateGauges() const {
+  const WebhookMetrics& m = options_.metrics;
+  if (m.endpoints != nullptr) m.endpoints->Set(static_cast<double>(endpoints_.size()));
+  if (m.in_flight != nullptr) m.in_flight->Set(static_cast<double>(http_->in_flight()));
+  if (m.waiting != nullptr) {
+    size_t waiting = 0;
+    for (const auto& [id, ep] : endpoints_) waiting += ep->window.size();
+    m.waiting->Set(static_cast<double>(waiting));
+  }
+}
+
+Dispatcher::Endpoint* Dispatcher::Find(const std::string& endpoint_id, uint64_t epoch) {
+  auto it = endpoints_.find(endpoint_id);
+  if (it == endpoints_.end() || it->second->epoch != epoch) return nullptr;
+  return it->second.get();
+}
+
+void Dispatcher::Pump(Endpoint& ep) {
+  auto now = Clock::now();
+  if (!ep.lease.verified) {
+    if (!ep.verifying && now >= ep.verify_not_before) SendChallenge(ep);
+    return;
+  }
+  bool woken = ep.waker->woken.exchange(false);
+  if (woken || ep.more || now >= ep.next_read) {
+    if (static_cast<int>(ep.window.size()) < options_.window) {
+      if (!ReadPage(ep)) return;  // dropped
+      ep.next_read = now + kPollInterval;
+    } else {
+      ep.more = true;
+    }
+  }
+  std::vector<int64_t> ready;
+  for (const auto& [conversation, queue] : ep.conversations) {
+    if (ep.in_flight + static_cast<int>(ready.size()) >= options_.max_in_flight_per_endpoint) {
+      break;
+    }
+    const Event& ev = ep.window.at(queue.front());
+    if (!ev.in_flight && now >= ev.not_before) ready.push_back(queue.front());
+  }
+  for (int64_t position : ready) {
+    auto it = ep.window.find(position);
+    if (it != ep.window.end() && !it->second.done) Send(ep, position, it->second);
+  }
+}
+
+bool Dispatcher::ReadPage(Endpoint& ep) {
+  int room = options_.window - static_cast<int>(ep.window.size());
+  int64_t before = ep.Floor();
+  int64_t last = ep.read_position;
+  std::vector<hosting::EventRow> rows;
+  {
+    pqxx::nontransaction tx(Conn());
+    if (!WebhookRepository::BusinessActive(tx, ep.lease.business_id)) {
+      // Offboarded or disabled since the lease was taken: nothing more is sent.
+      Drop(ep.lease.endpoint_id);
+      return false;
+    }
+    rows = hosting::EventRepository::Events(tx, ep.lease.business_id, ep.read_position, room,
+                                            options_.default_lifetime_seconds, &last);
+    hosting::OpenBodies(tx, *keys_, &rows);
+  }
+  ep.more = last != ep.read_position;
+  ep.read_position = last;
+  auto now = Clock::now();
+  for (const auto& row : rows) {
+    if ((ep.lease.event_kinds & KindBit(row.kind)) == 0) continue;
+    auto& queue = ep.conversations[row.conversation_id];
+    // Behind a failing event the body is not kept: it is read again when its turn comes.
+    bool blocked = !queue.empty() && ep.window.at(queue.front()).failures > 0;
+    Event ev{.conversation_id = row.conversation_id,
+             .message_id = "",
+             .payload = blocked ? "" : EventJson(row),
+             .read_at = now};
+    if (row.kind == hosting::EventKind::kMessage &&
+        row.message.direction == hosting::Direction::kUserToBusiness) {
+      ev.message_id = row.message_id;
+    }
+    queue.push_back(row.position);
+    ep.window.emplace(row.position, std::move(ev));
+  }
+  if (ep.Floor() != before) ep.dirty = true;
+  return true;
+}
+
+bool Dispatcher::Refresh(Endpoint& ep, int64_t position, Event& ev) {
+  std::vector<hosting::EventRow> rows;
+  {
+    pqxx::nontransaction tx(Conn());
+    if (!WebhookRepository::BusinessActive(tx, ep.lease.business_id)) return false;
+    rows = hosting::EventRepository::Events(tx, ep.lease.business_id, position - 1, 1,
+                                            options_.default_lifetime_seconds, nullptr);
+    hosting::OpenBodies(tx, *keys_, &rows);
+  }
+  if (rows.empty() || rows[0].position != position) return false;
+  ev.payload = EventJson(rows[0]);
+  ev.read_at = Clock::now();
+  return true;
+}
+
+std::vector<std::string> Dispatcher::Headers(const Endpoint& ep, const std::string& event_id,
+                                             const std::string& body) const {
+  return {"Bizrelay-Event-Id: " + event_id, "Bizrelay-Endpoint-Id: " + ep.lease.endpoint_id,
+          "Bizrelay-Signature: " +
+              SignatureHeader(static_cast<int64_t>(time(nullptr)), body, ep.secrets)};
+}
+
+void Dispatcher::Send(Endpoint& ep, int64_t position, Event& ev) {
+  if (ev.payload.empty() || Clock::now() - ev.read_at > kFreshFor) {
+    ev.payload.clear();
+    if (!Refresh(ep, position, ev)) {
+      // Expired, shredded or erased since it was logged: never sent.
+      Count(options_.metrics.skipped);
+      MarkDone(ep, position);
+      return;
+    }
+  }
+  std::string body = std::move(ev.payload);
+  ev.payload.clear();
+  ev.in_flight = true;
+  ++ep.in_flight;
+  std::string id = ep.lease.endpoint_id;
+  uint64_t epoch = ep.epoch;
+  auto headers = Headers(ep, std::to_string(position), body);
+  http_->Post(ep.lease.url, headers, std::move(body),
+              [this, id, epoch, position](HttpResult result) {
+                OnEventResult(id, epoch, position, std::move(result));
+              });
+}
+
+void Dispatcher::SendChallenge(Endpoint& ep) {
+  std::string challenge = ToHex(RandomBytes(16));
+  nlohmann::json body = {{"type", "bizrelay.verification"}, {"challenge", challenge}};
+  std::string text = body.dump();
+  ep.verifying = true;
+  std::string id = ep.lease.endpoint_id;
+  uint64_t epoch = ep.epoch;
+  auto headers = Headers(ep, "verification", text);
+  http_->Post(ep.lease.url, headers, std::move(text),
+              [this, id, epoch, challenge](HttpResult result) {
+                OnChallengeResult(id, epoch, challenge, std::move(result));
+              });
+}
+
+void Dispatcher::OnChallengeResult(const std::string& endpoint_id, uint64_t epoch,
+                                   const std::string& challenge, HttpResult result) {
+  Endpoint* ep = Find(endpoint_id, epoch);
+  if (ep == nullptr) return;
+  ep->verifying = false;
+  if (Is2xx(result) && Echoes(result.body, challenge)) {
+    pqxx::work tx(Conn());
+    WebhookRepository::Verified(tx, endpoint_id, holder_, ep->lease.generation);
+    tx.commit();
+    ep->lease.verified = true;
+    ep->verify_failures = 0;
+    spdlog::info("event=webhook_endpoint_verified endpoint_id={}", endpoint_id);
+    return;
+  }
+  ++ep->verify_failures;
+  ep->verify_not_before = Clock::now() + RetryDelay(ep->verify_failures, options_.backoff_initial,
+                                                    options_.backoff_max, rng_);
+  RecordFailure(*ep, Is2xx(result) ? "verification: the answer did not echo the challenge"
+                                   : "verification: " + Describe(result));
+}
+
+void Dispatcher::OnEventResult(const std::string& endpoint_id, uint64_t epoch, int64_t position,
+                               HttpResult result) {
+  Endpoint* ep = Find(endpoint_id, epoch);
+  if (ep == nullptr) return;
+  auto it = ep->window.find(position);
+  if (it == ep->window.end()) return;
+  Event& ev = it->second;
+  ev.in_flight = false;
+  --ep->in_flight;
+  if (Is2xx(result)) {
+    Count(options_.metrics.delivered);
+    if (!ev.message_id.empty()) ep->delivered.push_back(ev.message_id);
+    ep->succeeded = true;
+    MarkDone(*ep, position);
+    return;
+  }
+  Count(options_.metrics.failed);
+  ++ev.failures;
+  std::chrono::milliseconds delay =
+      RetryDelay(ev.failures, options_.backoff_initial, options_.backoff_max, rng_);
+  if ((result.status == 429 || result.status == 503) && result.retry_after) {
+    delay = std::min<std::chrono::milliseconds>(*result.retry_after, options_.retry_horizon);
+  }
+  ev.not_before = Clock::now() + delay;
+  // What waits behind it is read again when its turn comes.
+  for (int64_t later : ep->conversations[ev.conversation_id]) ep->window[later].payload.clear();
+  spdlog::debug("event=webhook_attempt_failed endpoint_id={} position={} error=\"{}\" retry_ms={}",
+                endpoint_id, position, Describe(result), delay.count());
+  RecordFailure(*ep, Describe(result));
+}
+
+void Dispatcher::MarkDone(Endpoint& ep, int64_t position) {
+  auto it = ep.window.find(position);
+  if (it == ep.window.end()) return;
+  it->second.done = true;
+  auto conv = ep.conversations.find(it->second.conversation_id);
+  if (conv != ep.conversations.end()) {
+    auto& queue = conv->second;
+    queue.erase(std::remove(queue.begin(), queue.end(), position), queue.end());
+    if (queue.empty()) ep.conversations.erase(conv);
+  }
+  while (!ep.window.empty() && ep.window.begin()->second.done) ep.window.erase(ep.window.begin());
+  ep.dirty = true;
+}
+
+void Dispatcher::RecordFailure(Endpoint& ep, const std::string& error) {
+  std::string id = ep.lease.endpoint_id;
+  // Progress first: what succeeded before this failure stays delivered.
+  Flush(ep, true);
+  if (!endpoints_.contains(id)) return;
+  pqxx::work tx(Conn());
+  auto failing = WebhookRepository::Failed(tx, id, holder_, error);
+  if (failing && *failing > options_.retry_horizon.count()) {
+    WebhookRepository::DisableFailing(
+        tx, id, holder_,
+        "failing since " + std::to_string(*failing) + " s, past webhooks.retry_horizon_seconds");
+    tx.commit();
+    spdlog::warn("event=webhook_endpoint_disabled endpoint_id={} failing_s={} error=\"{}\"", id,
+                 *failing, error);
+    Drop(id);
+    return;
+  }
+  tx.commit();
+  if (!failing) Drop(id);  // the lease went to another instance
+}
+
+void Dispatcher::Flush(Endpoint& ep, bool force) {
+  if (!ep.dirty) return;
+  auto now = Clock::now();
+  if (!force && now - ep.last_flush < options_.flush_interval) return;
+  bool held;
+  {
+    pqxx::work tx(Conn());
+    held = WebhookRepository::Delivered(tx, ep.lease.endpoint_id, holder_, ep.Floor(), ep.delivered,
+                                        ep.succeeded, options_.no_storage_grace_seconds);
+    tx.commit();
+  }
+  ep.delivered.clear();
+  ep.succeeded = false;
+  ep.dirty = false;
+  ep.last_flush = now;
+  if (!held) Drop(ep.lease.endpoint_id);
+}
+
+}  // namespace bizrelay::webhooks

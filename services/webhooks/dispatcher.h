@@ -1,0 +1,131 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <pqxx/pqxx>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "services/hosting/keyring.h"
+#include "services/metrics/metrics.h"
+#include "services/store/notify_hub.h"
+#include "services/webhooks/http_client.h"
+#include "services/webhooks/webhook_repository.h"
+
+namespace bizrelay::webhooks {
+
+// What the dispatcher reports (each may be null). No label names an endpoint or a business.
+struct WebhookMetrics {
+  metrics::Counter* delivered = nullptr;  // events that got a 2xx
+  metrics::Counter* failed = nullptr;     // attempts that did not
+  metrics::Counter* skipped = nullptr;    // events expired or shredded before their turn
+  metrics::Gauge* endpoints = nullptr;    // endpoints this instance drives
+  metrics::Gauge* in_flight = nullptr;    // POSTs on their way
+  metrics::Gauge* waiting = nullptr;      // events read and not yet delivered, all endpoints
+};
+
+struct DispatcherOptions {
+  HttpOptions http;
+  // Events that may be in flight at once per endpoint (each from a different conversation).
+  int max_in_flight_per_endpoint = 16;
+  // Events of an endpoint held in memory (ids and positions; a body only for a moment).
+  int window = 1024;
+  // Endpoints one instance drives at most.
+  int max_endpoints = 1000;
+  std::chrono::milliseconds lease{5000};
+  std::chrono::milliseconds renew_interval{1000};
+  // How long an endpoint may fail without a success before it is disabled.
+  std::chrono::seconds retry_horizon{7 * 86400};
+  std::chrono::milliseconds backoff_initial{1000};
+  std::chrono::milliseconds backoff_max{std::chrono::hours(1)};
+  // Delivered progress is written at most this often per endpoint.
+  std::chrono::milliseconds flush_interval{20};
+  int64_t default_lifetime_seconds = 30 * 86400;
+  int64_t no_storage_grace_seconds = 3600;
+  WebhookMetrics metrics;
+};
+
+// Delivers inbox events to webhook endpoints. One thread drives every endpoint this instance
+// holds a lease on (hosting.webhook_claim; renewed every renew_interval, so a dead instance's
+// endpoints are taken over within `lease` + renew_interval), over one HttpClient and one
+// database connection of its own.
+//
+// Per endpoint, events are read from the business's log after its delivered position, in
+// order. A conversation's next event is POSTed only after the previous one got a 2xx;
+// different conversations go in parallel, up to max_in_flight_per_endpoint. A body is opened
+// from hosted storage when it is sent (read again for every retry), so an expired or shredded
+// message is never sent. Failed events wait with exponential backoff and jitter (Retry-After
+// on 429 and 503), blocking only their own conversation; an endpoint failing for longer than
+// retry_horizon is disabled. Before the first event, and after a URL change or a test request,
+// the endpoint must echo a challenge.
+class Dispatcher {
+ public:
+  // `hub` (may be null) wakes the dispatcher when a business's log grows; without it, or
+  // besides it, every endpoint's log is read at least every poll interval.
+  Dispatcher(std::string conninfo, hosting::KeyRing* keys, store::NotifyHub* hub,
+             DispatcherOptions options);
+  ~Dispatcher();
+  void Start();
+  // Stops the thread and lets go of every lease, so another instance takes over at once.
+  void Stop();
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct Event {
+    std::string conversation_id;
+    std::string message_id;  // a user message: its 2xx makes it DELIVERED
+    std::string payload;     // JSON; kept only while fresh (see kFreshFor)
+    Clock::time_point read_at;
+    bool done = false;
+    bool in_flight = false;
+    int failures = 0;
+    Clock::time_point not_before;
+  };
+  struct Endpoint;
+  class Waker;
+
+  void Loop();
+  void Claim();
+  void Drop(const std::string& endpoint_id);
+  void Pump(Endpoint& ep);
+  // Reads the next events into the window; false if the endpoint was dropped instead (its
+  // business was offboarded or disabled).
+  bool ReadPage(Endpoint& ep);
+  bool Refresh(Endpoint& ep, int64_t position, Event& ev);
+  void Send(Endpoint& ep, int64_t position, Event& ev);
+  void SendChallenge(Endpoint& ep);
+  void OnEventResult(const std::string& endpoint_id, uint64_t epoch, int64_t position,
+                     HttpResult result);
+  void OnChallengeResult(const std::string& endpoint_id, uint64_t epoch,
+                         const std::string& challenge, HttpResult result);
+  void MarkDone(Endpoint& ep, int64_t position);
+  void RecordFailure(Endpoint& ep, const std::string& error);
+  void Flush(Endpoint& ep, bool force);
+  std::vector<std::string> Headers(const Endpoint& ep, const std::string& event_id,
+                                   const std::string& body) const;
+  Endpoint* Find(const std::string& endpoint_id, uint64_t epoch);
+  void UpdateGauges() const;
+  pqxx::connection& Conn();
+
+  const std::string conninfo_;
+  hosting::KeyRing* const keys_;
+  store::NotifyHub* const hub_;
+  const DispatcherOptions options_;
+  const std::string holder_;  // this instance's lease id
+  // Everything below is used by the dispatcher thread only.
+  std::unique_ptr<pqxx::connection> conn_;
+  std::unique_ptr<HttpClient> http_;
+  std::map<std::string, std::unique_ptr<Endpoint>> endpoints_;
+  uint64_t next_epoch_ = 1;
+  std::mt19937_64 rng_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace bizrelay::webhooks

@@ -12,9 +12,7 @@ namespace {
 
 class BusinessAdminTest : public ::testing::Test {
  protected:
-  BusinessAdminTest() : conn_(store::testing::FreshDatabase()) {
-    store::ApplySchema(conn_);
-  }
+  BusinessAdminTest() : conn_(store::testing::FreshDatabase()) { store::ApplySchema(conn_); }
   pqxx::connection conn_;
   auth::Authenticator auth_{""};
 };

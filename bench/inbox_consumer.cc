@@ -1,7 +1,9 @@
 #include "bench/inbox_consumer.h"
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
+#include <thread>
 
 #include "bench/load.h"
 #include "bench/stats.h"
@@ -31,7 +33,7 @@ void InboxConsumer::OnReadDone(bool ok) {
     if (response_.has_message() &&
         response_.message().direction() == v1::MESSAGE_DIRECTION_USER_TO_BUSINESS &&
         ParseSendTime(response_.message().text(), &sent)) {
-      samples_.push_back({sent, now});
+      arrivals_.Add(sent, now);
     }
   }
   MaybeAck(false);
@@ -85,24 +87,12 @@ void InboxConsumer::Stop() {
   cv_.wait(lock, [this] { return done_ && !ack_in_flight_; });
 }
 
-std::vector<int64_t> InboxConsumer::LatenciesSentIn(int64_t from_ns, int64_t to_ns) const {
-  std::lock_guard lock(mu_);
-  std::vector<int64_t> out;
-  for (const auto& s : samples_) {
-    if (s.send_ns >= from_ns && s.send_ns < to_ns) out.push_back(s.recv_ns - s.send_ns);
-  }
-  return out;
-}
-
 uint64_t InboxConsumer::events() const {
   std::lock_guard lock(mu_);
   return events_;
 }
 
-uint64_t InboxConsumer::messages() const {
-  std::lock_guard lock(mu_);
-  return samples_.size();
-}
+uint64_t InboxConsumer::messages() const { return arrivals_.count(); }
 
 uint64_t InboxConsumer::ack_errors() const {
   std::lock_guard lock(mu_);
@@ -113,6 +103,48 @@ std::optional<grpc::Status> InboxConsumer::ended() const {
   std::lock_guard lock(mu_);
   if (!done_) return std::nullopt;
   return status_;
+}
+
+AckTicker::AckTicker(const std::vector<std::unique_ptr<InboxConsumer>>& consumers)
+    : thread_([this, &consumers] {
+        while (!stop_) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(200));
+          for (auto& c : consumers) c->Tick();
+        }
+      }) {}
+
+AckTicker::~AckTicker() { Stop(); }
+
+void AckTicker::Stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+uint64_t TotalMessages(const std::vector<std::unique_ptr<InboxConsumer>>& consumers) {
+  uint64_t n = 0;
+  for (const auto& c : consumers) n += c->messages();
+  return n;
+}
+
+std::optional<double> WaitForDelivery(const std::vector<std::unique_ptr<InboxConsumer>>& consumers,
+                                      uint64_t expected, double timeout) {
+  const int64_t start = NowNs();
+  const int64_t until = start + static_cast<int64_t>(timeout * 1e9);
+  while (TotalMessages(consumers) < expected) {
+    if (NowNs() > until) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return static_cast<double>(NowNs() - start) / 1e9;
+}
+
+LatencySummary DeliveryLatency(const std::vector<std::unique_ptr<InboxConsumer>>& consumers,
+                               int64_t from_ns, int64_t to_ns) {
+  std::vector<int64_t> all;
+  for (const auto& c : consumers) {
+    auto part = c->LatenciesSentIn(from_ns, to_ns);
+    all.insert(all.end(), part.begin(), part.end());
+  }
+  return Summarize(&all);
 }
 
 }  // namespace bizrelay::bench

@@ -2,13 +2,18 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "bench/arrivals.h"
+#include "bench/stats.h"
 #include "bizrelay/v1/business_service.grpc.pb.h"
 
 namespace bizrelay::bench {
@@ -32,7 +37,12 @@ class InboxConsumer final : public grpc::ClientReadReactor<v1::StreamInboxRespon
   void Stop();
 
   // Delivery latencies (receive minus send time) of the messages sent in [from_ns, to_ns).
-  std::vector<int64_t> LatenciesSentIn(int64_t from_ns, int64_t to_ns) const;
+  std::vector<int64_t> LatenciesSentIn(int64_t from_ns, int64_t to_ns) const {
+    return arrivals_.LatenciesSentIn(from_ns, to_ns);
+  }
+  ArrivalSpan SpanSentIn(int64_t from_ns, int64_t to_ns) const {
+    return arrivals_.SpanSentIn(from_ns, to_ns);
+  }
   uint64_t events() const;
   uint64_t messages() const;
   uint64_t ack_errors() const;
@@ -43,11 +53,6 @@ class InboxConsumer final : public grpc::ClientReadReactor<v1::StreamInboxRespon
   void OnDone(const grpc::Status& status) override;
 
  private:
-  struct Sample {
-    int64_t send_ns;
-    int64_t recv_ns;
-  };
-
   // Acknowledges the last position received if no acknowledgement is in flight and either
   // `force` or kAckEvery events have arrived since the last one.
   void MaybeAck(bool force);
@@ -60,7 +65,7 @@ class InboxConsumer final : public grpc::ClientReadReactor<v1::StreamInboxRespon
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<Sample> samples_;  // guarded by mu_
+  Arrivals arrivals_;
   uint64_t events_ = 0;          // guarded by mu_
   int64_t position_ = 0;         // guarded by mu_: last received
   int64_t acked_ = 0;            // guarded by mu_: last acknowledged
@@ -70,5 +75,31 @@ class InboxConsumer final : public grpc::ClientReadReactor<v1::StreamInboxRespon
   bool done_ = false;            // guarded by mu_
   grpc::Status status_;          // guarded by mu_; valid once done_
 };
+
+// Ticks every consumer every 200 ms, so that each acknowledges what it has received.
+class AckTicker {
+ public:
+  // `consumers` must outlive this.
+  explicit AckTicker(const std::vector<std::unique_ptr<InboxConsumer>>& consumers);
+  ~AckTicker();
+  void Stop();
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// User messages the consumers have received, together.
+uint64_t TotalMessages(const std::vector<std::unique_ptr<InboxConsumer>>& consumers);
+
+// Waits until the consumers have received, together, at least `expected` user messages (every
+// send acknowledged so far; at-least-once delivery may add duplicates). Returns the seconds
+// waited, or nullopt after `timeout`.
+std::optional<double> WaitForDelivery(const std::vector<std::unique_ptr<InboxConsumer>>& consumers,
+                                      uint64_t expected, double timeout);
+
+// Delivery latencies of the messages sent in [from_ns, to_ns), over all consumers.
+LatencySummary DeliveryLatency(const std::vector<std::unique_ptr<InboxConsumer>>& consumers,
+                               int64_t from_ns, int64_t to_ns);
 
 }  // namespace bizrelay::bench

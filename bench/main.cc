@@ -30,6 +30,7 @@
 #include "bench/setup.h"
 #include "bench/stats.h"
 #include "bench/sweep.h"
+#include "bench/webhooks_phase.h"
 #include "bizrelay/v1/personal_relay_service.grpc.pb.h"
 #include "services/rpc/process.h"
 
@@ -70,7 +71,11 @@ int Run(Options o) {
   pid_t server_pid = o.server_pid;
   pid_t postmaster_pid = o.postgres_pid;
   json server_json;
-  if (o.target.empty()) {
+  // Phases sweep, crypto and webhooks start servers of their own.
+  const bool needs_server = o.Has("send") || o.Has("personal") || o.Has("mailboxes");
+  if (!needs_server) {
+    server_json = {{"mode", "none"}};
+  } else if (o.target.empty()) {
     server = std::make_unique<ServerProcess>(o.bizrelayd, o.server_args);
     std::string cmd;
     for (const auto& a : server->argv()) cmd += (cmd.empty() ? "" : " ") + a;
@@ -195,6 +200,26 @@ int Run(Options o) {
     sweep = RunSweepPhase(so);
   }
 
+  // Webhook delivery: a server of the phase's own.
+  std::optional<WebhooksResult> webhooks;
+  if (o.Has("webhooks")) {
+    WebhooksOptions wo;
+    wo.bizrelayd = o.bizrelayd;
+    wo.server_args = o.server_args;
+    wo.businesses = o.businesses;
+    wo.users = o.users;
+    wo.inflight = o.inflight;
+    wo.channels = o.channels;
+    wo.text_bytes = o.text_bytes;
+    wo.backlog = o.webhook_backlog;
+    wo.runs = o.runs;
+    wo.e2e_rate = o.e2e_rate;
+    wo.e2e_seconds = o.e2e_seconds;
+    wo.setup_threads = o.setup_threads;
+    wo.drain_timeout_seconds = o.drain_timeout_seconds;
+    webhooks = RunWebhooksPhase(wo);
+  }
+
   // Report.
   std::printf("\n=== bizrelay-bench report (median of %d run(s), %g s each) ===\n", o.runs,
               o.seconds);
@@ -203,6 +228,7 @@ int Run(Options o) {
   if (personal) ReportPersonal(o, *personal);
   if (mailboxes) ReportMailboxes(*mailboxes);
   if (sweep) ReportSweep(o, *sweep);
+  if (webhooks) ReportWebhooks(&*webhooks);
 
   if (!o.json_path.empty()) {
     json out;
@@ -232,6 +258,7 @@ int Run(Options o) {
     }
     if (mailboxes) out["mailboxes"] = ToJson(*mailboxes);
     if (sweep) out["sweep"] = ToJson(*sweep);
+    if (webhooks) out["webhooks"] = ToJson(*webhooks);
     std::ofstream(o.json_path) << out.dump(2) << "\n";
     std::printf("json: %s\n", o.json_path.c_str());
   }
@@ -253,7 +280,8 @@ int main(int argc, char** argv) {
       "bizrelay-bench: durable messages per second through bizrelayd (UserChatService."
       "SendMessage, closed loop) against a null gRPC call (Health/Check) on the same "
       "connections, and user-to-business delivery latency on the inbox streams; retention "
-      "sweeping, encryption-at-rest cost, sealed sends and many open mailbox streams (--phases). "
+      "sweeping, encryption-at-rest cost, sealed sends, many open mailbox streams and webhook "
+      "delivery (--phases). "
       "By default "
       "starts its own bizrelayd with an embedded PostgreSQL under /tmp."};
   app.add_option("--seconds", o.seconds, "Measured seconds per phase")->capture_default_str();
@@ -305,8 +333,8 @@ int main(int argc, char** argv) {
                  "With --target: the postmaster's pid, to report PostgreSQL's CPU use");
   std::string phases;
   app.add_option("--phases", phases,
-                 "Comma-separated phases to run: send, sweep, crypto, personal, mailboxes "
-                 "(default: all)");
+                 "Comma-separated phases to run: send, sweep, crypto, personal, mailboxes, "
+                 "webhooks (default: all)");
   app.add_option("--personal-target", o.personal_target,
                  "With --target: the running server's personal relay (host:port)")
       ->needs(target);
@@ -337,6 +365,10 @@ int main(int argc, char** argv) {
   app.add_option("--mailbox-streams-per-channel", o.mailbox_streams_per_channel,
                  "mailboxes: streams per connection (the server allows "
                  "--limits-max-concurrent-streams, 100 by default)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--webhook-backlog", o.webhook_backlog,
+                 "webhooks: user messages each run's endpoints (and streams) deliver")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   bool metrics_cost = false;

@@ -19,8 +19,8 @@ inline constexpr double kTargetSweeperRatio = 0.5;
 // key, sender key and signature, tag: services/crypto/sealed_box.h).
 inline constexpr size_t kSealedOverheadBytes = 145;
 
-inline const std::vector<std::string> kAllPhases = {"send", "sweep", "crypto", "personal",
-                                                    "mailboxes"};
+inline const std::vector<std::string> kAllPhases = {"send",     "sweep",     "crypto",
+                                                    "personal", "mailboxes", "webhooks"};
 
 struct Options {
   double seconds = 10;
@@ -59,6 +59,8 @@ struct Options {
   int personal_stream_mailboxes = 8;
   // mailboxes
   int mailboxes = 10000;
+  // webhooks
+  int webhook_backlog = 20000;
   int mailbox_streams_per_channel = 100;
 };
 

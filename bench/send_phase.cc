@@ -20,57 +20,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// Ticks every consumer every 200 ms, so that each acknowledges what it has received.
-class AckTicker {
- public:
-  explicit AckTicker(const std::vector<std::unique_ptr<InboxConsumer>>& consumers)
-      : thread_([this, &consumers] {
-          while (!stop_) {
-            std::this_thread::sleep_for(milliseconds(200));
-            for (auto& c : consumers) c->Tick();
-          }
-        }) {}
-  ~AckTicker() { Stop(); }
-  void Stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
-
-uint64_t TotalMessages(const std::vector<std::unique_ptr<InboxConsumer>>& consumers) {
-  uint64_t n = 0;
-  for (const auto& c : consumers) n += c->messages();
-  return n;
-}
-
-// Waits until the consumers have received, together, at least `expected` user messages (every
-// send acknowledged so far; at-least-once delivery may add duplicates). Returns the seconds
-// waited, or nullopt after `timeout`.
-std::optional<double> WaitForDelivery(const std::vector<std::unique_ptr<InboxConsumer>>& consumers,
-                                      uint64_t expected, double timeout) {
-  const int64_t start = NowNs();
-  const int64_t until = start + static_cast<int64_t>(timeout * 1e9);
-  while (TotalMessages(consumers) < expected) {
-    if (NowNs() > until) return std::nullopt;
-    std::this_thread::sleep_for(milliseconds(5));
-  }
-  return static_cast<double>(NowNs() - start) / 1e9;
-}
-
-LatencySummary DeliveryLatency(const std::vector<std::unique_ptr<InboxConsumer>>& consumers,
-                               int64_t from_ns, int64_t to_ns) {
-  std::vector<int64_t> all;
-  for (const auto& c : consumers) {
-    auto part = c->LatenciesSentIn(from_ns, to_ns);
-    all.insert(all.end(), part.begin(), part.end());
-  }
-  return Summarize(&all);
-}
-
 // The figures that get a median across runs, in report order.
 struct Figure {
   const char* key;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <tuple>
 #include <nlohmann/json.hpp>
 
 #include "services/hosting/chats.h"
@@ -25,6 +26,8 @@ constexpr auto kFreshFor = std::chrono::seconds(1);
 // Every endpoint's log is read at least this often, whatever the notifications say.
 constexpr auto kPollInterval = std::chrono::seconds(1);
 constexpr auto kIdleWait = std::chrono::milliseconds(100);
+// The fewest events a read asks for while the endpoint's window is filling.
+constexpr int kMinPage = 64;
 
 int KindBit(hosting::EventKind kind) {
   switch (kind) {
@@ -90,8 +93,11 @@ struct Dispatcher::Endpoint {
   std::vector<std::string> secrets;  // opened; the current one first
   uint64_t epoch = 0;
   int64_t read_position = 0;
-  std::map<int64_t, Event> window;                           // by position; done ones leave
-  std::map<std::string, std::deque<int64_t>> conversations;  // undone positions, in order
+  // Events read and not yet done, by position: one leaves as soon as it is delivered or given
+  // up on, so a failing conversation holds only its own events here, never the done ones of
+  // the others behind it.
+  std::map<int64_t, Event> window;
+  std::map<std::string, std::deque<int64_t>> conversations;  // positions in the window, in order
   int in_flight = 0;
   bool more = true;
   Clock::time_point next_read;
@@ -124,6 +130,11 @@ Dispatcher::Dispatcher(std::string conninfo, hosting::KeyRing* keys, store::Noti
 Dispatcher::~Dispatcher() { Stop(); }
 
 void Dispatcher::Start() {
+  writer_ = std::make_unique<ProgressWriter>(conninfo_, holder_, options_.retry_horizon,
+                                             options_.no_storage_grace_seconds);
+  leases_ = std::make_unique<LeaseKeeper>(conninfo_, holder_, options_.lease,
+                                          options_.renew_interval, options_.max_endpoints,
+                                          [this] { http_->Wakeup(); });
   thread_ = std::thread([this] { Loop(); });
   spdlog::info("event=webhook_dispatcher_started lease_ms={} retry_horizon_s={}",
                options_.lease.count(), options_.retry_horizon.count());
@@ -144,14 +155,9 @@ pqxx::connection& Dispatcher::Conn() {
 }
 
 void Dispatcher::Loop() {
-  auto next_claim = Clock::now();
   while (!stopping_.load()) {
     try {
-      auto now = Clock::now();
-      if (now >= next_claim) {
-        Claim();
-        next_claim = now + options_.renew_interval;
-      }
+      if (auto held = leases_->Take()) Apply(std::move(*held));
       std::vector<std::string> ids;
       for (const auto& [id, ep] : endpoints_) ids.push_back(id);
       bool dirty = false;
@@ -161,13 +167,9 @@ void Dispatcher::Loop() {
         Pump(*it->second);
       }
       http_->Run(std::chrono::milliseconds(0));
-      for (const auto& id : ids) {
-        auto it = endpoints_.find(id);
-        if (it == endpoints_.end()) continue;
-        Flush(*it->second, false);
-        auto found = endpoints_.find(id);
-        if (found != endpoints_.end() && found->second->dirty) dirty = true;
-      }
+      FlushDue(false);
+      TakeOutcomes();
+      for (const auto& [id, ep] : endpoints_) dirty = dirty || ep->dirty;
       UpdateGauges();
       http_->Run(dirty ? options_.flush_interval : kIdleWait);
     } catch (const std::exception& e) {
@@ -176,12 +178,14 @@ void Dispatcher::Loop() {
       for (const auto& [id, ep] : endpoints_) ids.push_back(id);
       for (const auto& id : ids) Drop(id);
       conn_.reset();
+      // The endpoints are taken up again with the next claim.
       for (int i = 0; i < 10 && !stopping_.load(); ++i) http_->Run(kIdleWait);
-      next_claim = Clock::now();
     }
   }
   try {
-    for (auto& [id, ep] : endpoints_) Flush(*ep, true);
+    leases_->Stop();
+    FlushDue(true);
+    writer_->Stop();
     pqxx::work tx(Conn());
     WebhookRepository::Release(tx, holder_);
     tx.commit();
@@ -194,13 +198,7 @@ void Dispatcher::Loop() {
   conn_.reset();
 }
 
-void Dispatcher::Claim() {
-  std::vector<LeasedEndpoint> rows;
-  {
-    pqxx::work tx(Conn());
-    rows = WebhookRepository::Claim(tx, holder_, options_.lease.count(), options_.max_endpoints);
-    tx.commit();
-  }
+void Dispatcher::Apply(std::vector<LeasedEndpoint> rows) {
   std::set<std::string> held;
   for (auto& row : rows) {
     held.insert(row.endpoint_id);
@@ -281,8 +279,18 @@ void Dispatcher::Pump(Endpoint& ep) {
   }
   bool woken = ep.waker->woken.exchange(false);
   if (woken || ep.more || now >= ep.next_read) {
-    if (static_cast<int>(ep.window.size()) < options_.window) {
-      if (!ReadPage(ep)) return;  // dropped
+    // Read ahead enough to keep every slot busy, few enough that each is sent while its body
+    // is fresh; events held back behind a failing one do not count, up to the window. A full
+    // read-ahead is read into again once a page's worth left it, not for every event.
+    int held = 0;
+    for (const auto& [conversation, queue] : ep.conversations) {
+      if (ep.window.at(queue.front()).failures > 0) held += static_cast<int>(queue.size());
+    }
+    int target = std::min(options_.window,
+                          held + std::max(kMinPage, 8 * options_.max_in_flight_per_endpoint));
+    int room = target - static_cast<int>(ep.window.size());
+    if (room >= std::min(target, kMinPage)) {
+      if (!ReadPage(ep, room)) return;  // dropped
       ep.next_read = now + kPollInterval;
     } else {
       ep.more = true;
@@ -298,25 +306,28 @@ void Dispatcher::Pump(Endpoint& ep) {
   }
   for (int64_t position : ready) {
     auto it = ep.window.find(position);
-    if (it != ep.window.end() && !it->second.done) Send(ep, position, it->second);
+    if (it != ep.window.end() && !Send(ep, position, it->second)) return;  // let go
   }
 }
 
-bool Dispatcher::ReadPage(Endpoint& ep) {
-  int room = options_.window - static_cast<int>(ep.window.size());
+bool Dispatcher::ReadPage(Endpoint& ep, int room) {
   int64_t before = ep.Floor();
   int64_t last = ep.read_position;
   std::vector<hosting::EventRow> rows;
+  bool driven;
   {
     pqxx::nontransaction tx(Conn());
-    if (!WebhookRepository::BusinessActive(tx, ep.lease.business_id)) {
-      // Offboarded or disabled since the lease was taken: nothing more is sent.
-      Drop(ep.lease.endpoint_id);
-      return false;
+    driven = WebhookRepository::StillDriven(tx, ep.lease.endpoint_id, holder_,
+                                            ep.lease.generation);
+    if (driven) {
+      rows = hosting::EventRepository::Events(tx, ep.lease.business_id, ep.read_position, room,
+                                              options_.default_lifetime_seconds, &last);
+      hosting::OpenBodies(tx, *keys_, &rows);
     }
-    rows = hosting::EventRepository::Events(tx, ep.lease.business_id, ep.read_position, room,
-                                            options_.default_lifetime_seconds, &last);
-    hosting::OpenBodies(tx, *keys_, &rows);
+  }
+  if (!driven) {
+    LetGo(ep);
+    return false;
   }
   ep.more = last != ep.read_position;
   ep.read_position = last;
@@ -341,19 +352,29 @@ bool Dispatcher::ReadPage(Endpoint& ep) {
   return true;
 }
 
-bool Dispatcher::Refresh(Endpoint& ep, int64_t position, Event& ev) {
+Dispatcher::Refreshed Dispatcher::Refresh(Endpoint& ep, int64_t position, Event& ev) {
   std::vector<hosting::EventRow> rows;
   {
     pqxx::nontransaction tx(Conn());
-    if (!WebhookRepository::BusinessActive(tx, ep.lease.business_id)) return false;
+    if (!WebhookRepository::StillDriven(tx, ep.lease.endpoint_id, holder_,
+                                        ep.lease.generation)) {
+      return Refreshed::kNotDriven;
+    }
     rows = hosting::EventRepository::Events(tx, ep.lease.business_id, position - 1, 1,
                                             options_.default_lifetime_seconds, nullptr);
     hosting::OpenBodies(tx, *keys_, &rows);
   }
-  if (rows.empty() || rows[0].position != position) return false;
+  if (rows.empty() || rows[0].position != position) return Refreshed::kGone;
   ev.payload = EventJson(rows[0]);
   ev.read_at = Clock::now();
-  return true;
+  return Refreshed::kFresh;
+}
+
+void Dispatcher::LetGo(Endpoint& ep) {
+  std::string id = ep.lease.endpoint_id;
+  spdlog::info("event=webhook_endpoint_let_go endpoint_id={}", id);
+  Flush({&ep});
+  Drop(id);
 }
 
 std::vector<std::string> Dispatcher::Headers(const Endpoint& ep, const std::string& event_id,
@@ -363,14 +384,20 @@ std::vector<std::string> Dispatcher::Headers(const Endpoint& ep, const std::stri
               SignatureHeader(static_cast<int64_t>(time(nullptr)), body, ep.secrets)};
 }
 
-void Dispatcher::Send(Endpoint& ep, int64_t position, Event& ev) {
+bool Dispatcher::Send(Endpoint& ep, int64_t position, Event& ev) {
   if (ev.payload.empty() || Clock::now() - ev.read_at > kFreshFor) {
     ev.payload.clear();
-    if (!Refresh(ep, position, ev)) {
-      // Expired, shredded or erased since it was logged: never sent.
-      Count(options_.metrics.skipped);
-      MarkDone(ep, position);
-      return;
+    switch (Refresh(ep, position, ev)) {
+      case Refreshed::kFresh:
+        break;
+      case Refreshed::kGone:
+        // Expired, shredded or erased since it was logged: never sent.
+        Count(options_.metrics.skipped);
+        MarkDone(ep, position);
+        return true;
+      case Refreshed::kNotDriven:
+        LetGo(ep);
+        return false;
     }
   }
   std::string body = std::move(ev.payload);
@@ -384,6 +411,7 @@ void Dispatcher::Send(Endpoint& ep, int64_t position, Event& ev) {
               [this, id, epoch, position](HttpResult result) {
                 OnEventResult(id, epoch, position, std::move(result));
               });
+  return true;
 }
 
 void Dispatcher::SendChallenge(Endpoint& ep) {
@@ -455,54 +483,57 @@ void Dispatcher::OnEventResult(const std::string& endpoint_id, uint64_t epoch, i
 void Dispatcher::MarkDone(Endpoint& ep, int64_t position) {
   auto it = ep.window.find(position);
   if (it == ep.window.end()) return;
-  it->second.done = true;
   auto conv = ep.conversations.find(it->second.conversation_id);
   if (conv != ep.conversations.end()) {
     auto& queue = conv->second;
     queue.erase(std::remove(queue.begin(), queue.end(), position), queue.end());
     if (queue.empty()) ep.conversations.erase(conv);
   }
-  while (!ep.window.empty() && ep.window.begin()->second.done) ep.window.erase(ep.window.begin());
+  ep.window.erase(it);
   ep.dirty = true;
 }
 
 void Dispatcher::RecordFailure(Endpoint& ep, const std::string& error) {
-  std::string id = ep.lease.endpoint_id;
   // Progress first: what succeeded before this failure stays delivered.
-  Flush(ep, true);
-  if (!endpoints_.contains(id)) return;
-  pqxx::work tx(Conn());
-  auto failing = WebhookRepository::Failed(tx, id, holder_, error);
-  if (failing && *failing > options_.retry_horizon.count()) {
-    WebhookRepository::DisableFailing(
-        tx, id, holder_,
-        "failing since " + std::to_string(*failing) + " s, past webhooks.retry_horizon_seconds");
-    tx.commit();
-    spdlog::warn("event=webhook_endpoint_disabled endpoint_id={} failing_s={} error=\"{}\"", id,
-                 *failing, error);
-    Drop(id);
-    return;
-  }
-  tx.commit();
-  if (!failing) Drop(id);  // the lease went to another instance
+  Flush({&ep});
+  writer_->Push({.endpoint_id = ep.lease.endpoint_id,
+                 .business_id = ep.lease.business_id,
+                 .epoch = ep.epoch,
+                 .failure = true,
+                 .error = error});
 }
 
-void Dispatcher::Flush(Endpoint& ep, bool force) {
-  if (!ep.dirty) return;
+void Dispatcher::FlushDue(bool force) {
   auto now = Clock::now();
-  if (!force && now - ep.last_flush < options_.flush_interval) return;
-  bool held;
-  {
-    pqxx::work tx(Conn());
-    held = WebhookRepository::Delivered(tx, ep.lease.endpoint_id, holder_, ep.Floor(), ep.delivered,
-                                        ep.succeeded, options_.no_storage_grace_seconds);
-    tx.commit();
+  std::vector<Endpoint*> due;
+  for (auto& [id, ep] : endpoints_) {
+    if (ep->dirty && (force || now - ep->last_flush >= options_.flush_interval)) {
+      due.push_back(ep.get());
+    }
   }
-  ep.delivered.clear();
-  ep.succeeded = false;
-  ep.dirty = false;
-  ep.last_flush = now;
-  if (!held) Drop(ep.lease.endpoint_id);
+  Flush(std::move(due));
+}
+
+void Dispatcher::Flush(std::vector<Endpoint*> eps) {
+  auto now = Clock::now();
+  for (Endpoint* ep : eps) {
+    if (!ep->dirty) continue;
+    writer_->Push({.endpoint_id = ep->lease.endpoint_id,
+                   .business_id = ep->lease.business_id,
+                   .epoch = ep->epoch,
+                   .floor = ep->Floor(),
+                   .delivered = std::exchange(ep->delivered, {}),
+                   .succeeded = ep->succeeded});
+    ep->succeeded = false;
+    ep->dirty = false;
+    ep->last_flush = now;
+  }
+}
+
+void Dispatcher::TakeOutcomes() {
+  for (const auto& outcome : writer_->TakeOutcomes()) {
+    if (Find(outcome.endpoint_id, outcome.epoch) != nullptr) Drop(outcome.endpoint_id);
+  }
 }
 
 }  // namespace bizrelay::webhooks

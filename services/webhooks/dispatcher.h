@@ -16,6 +16,8 @@
 #include "services/metrics/metrics.h"
 #include "services/store/notify_hub.h"
 #include "services/webhooks/http_client.h"
+#include "services/webhooks/lease_keeper.h"
+#include "services/webhooks/progress_writer.h"
 #include "services/webhooks/webhook_repository.h"
 
 namespace bizrelay::webhooks {
@@ -34,8 +36,11 @@ struct DispatcherOptions {
   HttpOptions http;
   // Events that may be in flight at once per endpoint (each from a different conversation).
   int max_in_flight_per_endpoint = 16;
-  // Events of an endpoint held in memory (ids and positions; a body only for a moment).
-  int window = 1024;
+  // Undelivered events of an endpoint held in memory (ids and positions; a body only for a
+  // moment): those waiting behind a failing event of their conversation, plus a read-ahead of
+  // 8 x max_in_flight_per_endpoint. When conversations held back by failures fill it, the
+  // endpoint's other conversations wait too.
+  int window = 4096;
   // Endpoints one instance drives at most.
   int max_endpoints = 1000;
   std::chrono::milliseconds lease{5000};
@@ -52,9 +57,10 @@ struct DispatcherOptions {
 };
 
 // Delivers inbox events to webhook endpoints. One thread drives every endpoint this instance
-// holds a lease on (hosting.webhook_claim; renewed every renew_interval, so a dead instance's
-// endpoints are taken over within `lease` + renew_interval), over one HttpClient and one
-// database connection of its own.
+// holds a lease on, over one HttpClient and one database connection of its own (reads only);
+// a LeaseKeeper takes and renews the leases every renew_interval (so a dead instance's
+// endpoints are taken over within `lease` + renew_interval) and a ProgressWriter writes what
+// was delivered, each on its own thread, so that no commit holds up the POSTs.
 //
 // Per endpoint, events are read from the business's log after its delivered position, in
 // order. A conversation's next event is POSTed only after the previous one got a 2xx;
@@ -82,7 +88,6 @@ class Dispatcher {
     std::string message_id;  // a user message: its 2xx makes it DELIVERED
     std::string payload;     // JSON; kept only while fresh (see kFreshFor)
     Clock::time_point read_at;
-    bool done = false;
     bool in_flight = false;
     int failures = 0;
     Clock::time_point not_before;
@@ -91,14 +96,21 @@ class Dispatcher {
   class Waker;
 
   void Loop();
-  void Claim();
+  // Takes up the endpoints of a claim's result and drops those no longer held.
+  void Apply(std::vector<LeasedEndpoint> rows);
   void Drop(const std::string& endpoint_id);
   void Pump(Endpoint& ep);
-  // Reads the next events into the window; false if the endpoint was dropped instead (its
-  // business was offboarded or disabled).
-  bool ReadPage(Endpoint& ep);
-  bool Refresh(Endpoint& ep, int64_t position, Event& ev);
-  void Send(Endpoint& ep, int64_t position, Event& ev);
+  // Reads up to `room` next events into the window; false if the endpoint was dropped instead
+  // (its business was offboarded or disabled).
+  bool ReadPage(Endpoint& ep, int room);
+  enum class Refreshed { kFresh, kGone, kNotDriven };
+  // Reads the event's body again: kGone if its message expired, was shredded or erased.
+  Refreshed Refresh(Endpoint& ep, int64_t position, Event& ev);
+  // POSTs the event; false if the endpoint was let go instead.
+  bool Send(Endpoint& ep, int64_t position, Event& ev);
+  // Stops driving an endpoint disabled, changed or taken over since the lease was renewed,
+  // after writing its progress (so nothing delivered goes again); what is in flight finishes.
+  void LetGo(Endpoint& ep);
   void SendChallenge(Endpoint& ep);
   void OnEventResult(const std::string& endpoint_id, uint64_t epoch, int64_t position,
                      HttpResult result);
@@ -106,7 +118,13 @@ class Dispatcher {
                          const std::string& challenge, HttpResult result);
   void MarkDone(Endpoint& ep, int64_t position);
   void RecordFailure(Endpoint& ep, const std::string& error);
-  void Flush(Endpoint& ep, bool force);
+  // Hands the delivered progress of `eps` to the writer.
+  void Flush(std::vector<Endpoint*> eps);
+  // Drops the endpoints the writer found lost or disabled.
+  void TakeOutcomes();
+  // Flushes every endpoint whose progress waited flush_interval (every one with progress if
+  // `force`).
+  void FlushDue(bool force);
   std::vector<std::string> Headers(const Endpoint& ep, const std::string& event_id,
                                    const std::string& body) const;
   Endpoint* Find(const std::string& endpoint_id, uint64_t epoch);
@@ -121,6 +139,8 @@ class Dispatcher {
   // Everything below is used by the dispatcher thread only.
   std::unique_ptr<pqxx::connection> conn_;
   std::unique_ptr<HttpClient> http_;
+  std::unique_ptr<ProgressWriter> writer_;
+  std::unique_ptr<LeaseKeeper> leases_;
   std::map<std::string, std::unique_ptr<Endpoint>> endpoints_;
   uint64_t next_epoch_ = 1;
   std::mt19937_64 rng_;

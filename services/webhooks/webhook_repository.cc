@@ -69,13 +69,17 @@ constexpr const char* kFailed =
 constexpr const char* kDisableFailing =
     "UPDATE hosting.webhook_endpoints SET enabled = false, disabled_reason = $3, "
     "  generation = generation + 1 "
-    "WHERE endpoint_id = $1::uuid AND lease_holder = $2::uuid RETURNING business_id::text";
+    "WHERE endpoint_id = $1::uuid AND lease_holder = $2::uuid AND enabled "
+    "RETURNING business_id::text";
 constexpr const char* kRelease =
     "UPDATE hosting.webhook_endpoints SET lease_until = NULL WHERE lease_holder = $1::uuid";
 
-constexpr const char* kBusinessActive =
-    "SELECT count(*) FROM core.businesses "
-    "WHERE business_id = $1::uuid AND disabled_at IS NULL AND offboarded_at IS NULL";
+constexpr const char* kStillDriven =
+    "SELECT count(*) FROM hosting.webhook_endpoints w "
+    "JOIN core.businesses b ON b.business_id = w.business_id "
+    "WHERE w.endpoint_id = $1::uuid AND w.lease_holder = $2::uuid AND w.lease_until > now() "
+    "  AND w.generation = $3 "
+    "  AND w.enabled AND b.disabled_at IS NULL AND b.offboarded_at IS NULL";
 
 EndpointRow ReadRow(const pqxx::row& r) {
   return EndpointRow{.endpoint_id = r[0].as<std::string>(),
@@ -202,18 +206,21 @@ std::optional<int64_t> WebhookRepository::Failed(pqxx::transaction_base& tx,
   return rows[0][0].as<int64_t>();
 }
 
-void WebhookRepository::DisableFailing(pqxx::transaction_base& tx, const std::string& endpoint_id,
+bool WebhookRepository::DisableFailing(pqxx::transaction_base& tx, const std::string& endpoint_id,
                                        const std::string& holder, const std::string& reason) {
   auto rows = tx.exec_params(kDisableFailing, endpoint_id, holder, reason);
-  if (!rows.empty()) DropDeliveredEvents(tx, rows[0][0].as<std::string>());
+  if (rows.empty()) return false;
+  DropDeliveredEvents(tx, rows[0][0].as<std::string>());
+  return true;
 }
 
 void WebhookRepository::Release(pqxx::transaction_base& tx, const std::string& holder) {
   tx.exec_params0(kRelease, holder);
 }
 
-bool WebhookRepository::BusinessActive(pqxx::transaction_base& tx, const std::string& business_id) {
-  return tx.exec_params1(kBusinessActive, business_id)[0].as<int>() == 1;
+bool WebhookRepository::StillDriven(pqxx::transaction_base& tx, const std::string& endpoint_id,
+                                    const std::string& holder, int64_t generation) {
+  return tx.exec_params1(kStillDriven, endpoint_id, holder, generation)[0].as<int>() == 1;
 }
 
 }  // namespace bizrelay::webhooks

@@ -86,12 +86,16 @@ class WebhookRepository {
   // the caller no longer holds the lease).
   static std::optional<int64_t> Failed(pqxx::transaction_base& tx, const std::string& endpoint_id,
                                        const std::string& holder, const std::string& error);
-  // Disables an endpoint that failed past the retry horizon.
-  static void DisableFailing(pqxx::transaction_base& tx, const std::string& endpoint_id,
+  // Disables an endpoint that failed past the retry horizon; false if it was disabled already
+  // (or the lease is gone).
+  static bool DisableFailing(pqxx::transaction_base& tx, const std::string& endpoint_id,
                              const std::string& holder, const std::string& reason);
   static void Release(pqxx::transaction_base& tx, const std::string& holder);
-  // Whether the business may still receive events (not disabled, not offboarded).
-  static bool BusinessActive(pqxx::transaction_base& tx, const std::string& business_id);
+  // Whether `holder` may still send the endpoint's events: it holds a lease that has not run
+  // out, the endpoint is enabled and unchanged since (same generation), and its business is
+  // neither disabled nor offboarded.
+  static bool StillDriven(pqxx::transaction_base& tx, const std::string& endpoint_id,
+                          const std::string& holder, int64_t generation);
 };
 
 }  // namespace bizrelay::webhooks

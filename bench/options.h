@@ -15,6 +15,8 @@ inline constexpr int kTargetInflight = 256;
 inline constexpr double kTargetSealedPerSecond = 8000;
 inline constexpr double kTargetSealedP99Ms = 25;
 inline constexpr double kTargetSweeperRatio = 0.5;
+inline constexpr double kTargetWebhooksPerSecond = 10000;
+inline constexpr double kTargetWebhookP99Ms = 50;
 // A sealed envelope's size for a text of n bytes: the sealed box's overhead (version, ephemeral
 // key, sender key and signature, tag: services/crypto/sealed_box.h).
 inline constexpr size_t kSealedOverheadBytes = 145;

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "bench/inbox_consumer.h"
+#include "bench/options.h"
 #include "bench/report.h"
 #include "bench/server_process.h"
 #include "bench/setup.h"
@@ -300,6 +301,11 @@ void ReportWebhooks(WebhooksResult* r) {
         r->paced->rate, static_cast<unsigned long long>(r->paced->ok), r->paced_webhook.p50_ms,
         r->paced_webhook.p99_ms, r->paced_stream.p50_ms, r->paced_stream.p99_ms);
   }
+  std::printf("  targets: >= %.0f webhook deliveries/s %s; p99 < %.0f ms at 1,000/s %s\n",
+              kTargetWebhooksPerSecond,
+              m["webhook_msgs_per_second"] >= kTargetWebhooksPerSecond ? "(met)" : "(NOT met)",
+              kTargetWebhookP99Ms,
+              r->paced && r->paced_webhook.p99_ms < kTargetWebhookP99Ms ? "(met)" : "(NOT met)");
   std::printf("  receiver: %llu handshakes, %llu requests refused (bad signature or body)\n",
               static_cast<unsigned long long>(r->verifications),
               static_cast<unsigned long long>(r->bad_requests));

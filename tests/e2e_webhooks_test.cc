@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <pqxx/pqxx>
 #include <sstream>
 #include <thread>
@@ -622,6 +623,29 @@ TEST_F(WebhooksE2E, HangingReceiverTimesOutIsDisabledPastTheHorizonAndResumesWhe
   EXPECT_GT(state.oldest_event_age_seconds(), 0);
   // (The receiver logs its late answers as 200s; the relay had given up on them.)
   EXPECT_TRUE(DeliveredMessages(r).empty());
+  // The business is told in its inbox, after the message it has not received.
+  {
+    grpc::ClientContext ctx;
+    Authorize(&ctx, biz.key);
+    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+    auto stream = v1::BusinessService::NewStub(d.PublicChannel())
+                      ->StreamInbox(&ctx, v1::StreamInboxRequest());
+    v1::StreamInboxResponse event;
+    bool message_seen = false;
+    std::optional<v1::WebhookEndpointNotice> notice;
+    while (!notice && stream->Read(&event)) {
+      message_seen = message_seen || event.has_message();
+      if (event.has_webhook_notice()) notice = event.webhook_notice();
+    }
+    ctx.TryCancel();
+    ASSERT_TRUE(notice.has_value());
+    EXPECT_TRUE(message_seen);
+    EXPECT_EQ(notice->endpoint_id(), id);
+    EXPECT_EQ(notice->kind(), v1::WebhookEndpointNotice::KIND_DISABLED);
+    EXPECT_NE(notice->reason().find("retry_horizon"), std::string::npos) << notice->DebugString();
+    EXPECT_EQ(notice->last_error(), "transport: timeout");
+    EXPECT_EQ(notice->url(), r.Url());
+  }
 
   // Enabled again, it starts from the oldest event still kept: the notice, then the message.
   r.Control(up);
@@ -637,6 +661,20 @@ TEST_F(WebhooksE2E, HangingReceiverTimesOutIsDisabledPastTheHorizonAndResumesWhe
   ASSERT_TRUE(WaitFor([&] { return DeliveredMessages(r).size() == 1; }, 20s));
   EXPECT_EQ(DeliveredMessages(r)[0], sent.message().message_id());
   EXPECT_TRUE(r.Delivered()[0]["body"].contains("notice"));
+  // ... and the notice of its own disabling, as proto3 JSON.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (auto& req : r.Delivered()) {
+          if (req["body"].contains("webhookNotice")) return true;
+        }
+        return false;
+      },
+      20s));
+  for (auto& req : r.Delivered()) {
+    if (!req["body"].contains("webhookNotice")) continue;
+    EXPECT_EQ(req["body"]["webhookNotice"]["endpointId"], id);
+    EXPECT_EQ(req["body"]["webhookNotice"]["kind"], "KIND_DISABLED");
+  }
 }
 
 TEST_F(WebhooksE2E, TheCliAddsTestsListsAndRemovesAnEndpoint) {

@@ -83,6 +83,15 @@ std::string EventLine(const Event& e) {
   return out + "\n";
 }
 
+std::string InboxLine(const v1::StreamInboxResponse& e) {
+  if (!e.has_webhook_notice()) return EventLine(e);
+  const v1::WebhookEndpointNotice& n = e.webhook_notice();
+  return std::to_string(e.position()) + " webhook " + Printable(n.endpoint_id()) +
+         (n.kind() == v1::WebhookEndpointNotice::KIND_DISABLED ? " disabled " : " changed ") +
+         Printable(n.reason()) +
+         (n.last_error().empty() ? "" : " (" + Printable(n.last_error()) + ")") + "\n";
+}
+
 void AppendEscape(std::string* out, const char* format, unsigned value) {
   char buf[8];
   std::snprintf(buf, sizeof buf, format, value);
@@ -258,7 +267,7 @@ std::string FormatMessages(const google::protobuf::RepeatedPtrField<v1::HostedMe
 
 std::string FormatEvent(const v1::StreamEventsResponse& event) { return EventLine(event); }
 
-std::string FormatEvent(const v1::StreamInboxResponse& event) { return EventLine(event); }
+std::string FormatEvent(const v1::StreamInboxResponse& event) { return InboxLine(event); }
 
 std::string FormatTemplates(const google::protobuf::RepeatedPtrField<v1::Template>& templates) {
   std::string out;

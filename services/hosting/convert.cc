@@ -61,6 +61,8 @@ void FillEvent(const EventRow& e, Response* out) {
       }
       break;
     }
+    case EventKind::kEndpointNotice:
+      break;  // only in a business's inbox: see ToProto(EventRow, StreamInboxResponse*)
   }
 }
 
@@ -124,6 +126,14 @@ void ToProto(const EventRow& e, v1::StreamInboxResponse* out) {
   FillEvent(e, out);
   out->set_user_id(e.user_id);
   if (e.kind == EventKind::kNotice) out->mutable_notice()->set_user_id(e.user_id);
+  if (e.kind == EventKind::kEndpointNotice) {
+    auto* n = out->mutable_webhook_notice();
+    n->set_endpoint_id(e.endpoint.endpoint_id);
+    n->set_kind(v1::WebhookEndpointNotice::KIND_DISABLED);
+    n->set_reason(e.endpoint.reason);
+    n->set_last_error(e.endpoint.last_error);
+    n->set_url(e.endpoint.url);
+  }
 }
 
 }  // namespace bizrelay::hosting

@@ -15,7 +15,8 @@ namespace bizrelay::hosting {
 
 enum class Direction : int { kUserToBusiness = 1, kBusinessToUser = 2 };
 enum class ChatState : int { kOpen = 1, kLeft = 2, kBlocked = 3 };
-enum class EventKind : int { kMessage = 1, kStatus = 2, kNotice = 3 };
+// kEndpointNotice: in a business's log only, naming a webhook endpoint, not a conversation.
+enum class EventKind : int { kMessage = 1, kStatus = 2, kNotice = 3, kEndpointNotice = 5 };
 enum class NoticeKind : int {
   kTermsChanged = 1,
   kChatStarted = 2,
@@ -63,6 +64,14 @@ struct TermsRow {
   std::vector<std::pair<std::string, int64_t>> label_lifetimes;
 };
 
+// A webhook endpoint the relay disabled, with its state when the notice is read.
+struct EndpointNoticeRow {
+  std::string endpoint_id;
+  std::string url;
+  std::string reason;
+  std::string last_error;
+};
+
 struct EventRow {
   int64_t position = 0;
   EventKind kind = EventKind::kMessage;
@@ -74,6 +83,7 @@ struct EventRow {
   MessageStatus status = MessageStatus::kSent;    // kStatus
   NoticeKind notice = NoticeKind::kTermsChanged;  // kNotice
   TermsRow terms;                                 // kNotice (current terms of the business)
+  EndpointNoticeRow endpoint;                     // kEndpointNotice
 };
 
 }  // namespace bizrelay::hosting

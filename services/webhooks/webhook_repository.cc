@@ -71,6 +71,13 @@ constexpr const char* kDisableFailing =
     "  generation = generation + 1 "
     "WHERE endpoint_id = $1::uuid AND lease_holder = $2::uuid AND enabled "
     "RETURNING business_id::text";
+// The business is told in its inbox (and on its endpoints that take notices).
+constexpr const char* kDisabledNotice =
+    "INSERT INTO hosting.events (owner_id, position, kind, endpoint_id, endpoint_state) "
+    "SELECT $1::uuid, hosting.take_positions($1::uuid, 1), 5, w.endpoint_id, "
+    "  jsonb_build_object('reason', w.disabled_reason, 'last_error', w.last_error, 'url', w.url) "
+    "FROM hosting.webhook_endpoints w WHERE w.endpoint_id = $2::uuid";
+constexpr const char* kNotify = "SELECT pg_notify('bizrelay_mailbox', $1)";
 constexpr const char* kRelease =
     "UPDATE hosting.webhook_endpoints SET lease_until = NULL WHERE lease_holder = $1::uuid";
 
@@ -210,7 +217,10 @@ bool WebhookRepository::DisableFailing(pqxx::transaction_base& tx, const std::st
                                        const std::string& holder, const std::string& reason) {
   auto rows = tx.exec_params(kDisableFailing, endpoint_id, holder, reason);
   if (rows.empty()) return false;
-  DropDeliveredEvents(tx, rows[0][0].as<std::string>());
+  const std::string business_id = rows[0][0].as<std::string>();
+  DropDeliveredEvents(tx, business_id);
+  tx.exec_params0(kDisabledNotice, business_id, endpoint_id);
+  tx.exec_params(kNotify, business_id);
   return true;
 }
 

@@ -86,8 +86,9 @@ class WebhookRepository {
   // the caller no longer holds the lease).
   static std::optional<int64_t> Failed(pqxx::transaction_base& tx, const std::string& endpoint_id,
                                        const std::string& holder, const std::string& error);
-  // Disables an endpoint that failed past the retry horizon; false if it was disabled already
-  // (or the lease is gone).
+  // Disables an endpoint that failed past the retry horizon and tells its business (a
+  // WebhookEndpointNotice in its inbox); false if it was disabled already (or the lease is
+  // gone).
   static bool DisableFailing(pqxx::transaction_base& tx, const std::string& endpoint_id,
                              const std::string& holder, const std::string& reason);
   static void Release(pqxx::transaction_base& tx, const std::string& holder);

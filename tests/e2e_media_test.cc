@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <thread>
@@ -518,6 +520,76 @@ TEST(MediaE2E, ExportListsMediaAndDeleteAccountErasesIt) {
   }
   EXPECT_EQ(Count(url, kMediaRows), 0);
   EXPECT_EQ(Count(url, kChunkRows), 0);
+}
+
+TEST(MediaE2E, CliSendsFilesBothWaysAndResumesADownloadAndBufCurlReadsThem) {
+  std::string url = store::testing::FreshDatabase();
+  DaemonProcess d(On(url));
+  Biz biz = CreateBusiness(d, "Percetakan");
+  Usr user = Register(d, "Tono");
+  std::string conv = StartChat(d, user, biz);
+  std::string addr = "127.0.0.1:" + std::to_string(d.public_port());
+  auto cli = [&](const std::string& token, std::vector<std::string> args) {
+    std::vector<std::string> argv = {BIZRELAY_CLI_PATH, "--addr", addr, "--token", token};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv);
+  };
+  auto field = [](const std::string& out, const std::string& name) {
+    auto at = out.find(name + ": ");
+    if (at == std::string::npos) return std::string();
+    auto start = at + name.size() + 2;
+    return out.substr(start, out.find('\n', start) - start);
+  };
+  std::string dir = std::filesystem::temp_directory_path() / ("bizrelay-media-" + ToHex(RandomBytes(4)));
+  std::filesystem::create_directories(dir);
+  const std::string doc = PdfLike(3 << 20);
+  std::ofstream(dir + "/desain.pdf", std::ios::binary) << doc;
+
+  // The user sends a file with a caption; the type is read from its bytes.
+  auto sent = cli(user.token, {"send", biz.id, "Desain brosur", "--file", dir + "/desain.pdf"});
+  ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  std::string media_id = field(sent.out, "media_id");
+  EXPECT_EQ(field(sent.out, "sha256"), ToHex(Sha256(doc)));
+  EXPECT_EQ(field(sent.out, "mime_type"), "application/pdf");
+  auto inbox = cli(biz.key, {"inbox", "--count", "2"});
+  EXPECT_THAT(inbox.out, HasSubstr("Desain brosur [media " + media_id + " application/pdf"));
+
+  // The business downloads a part (as if the connection broke), then resumes.
+  std::ofstream(dir + "/got.pdf", std::ios::binary) << doc.substr(0, 1000000);
+  auto resumed = cli(biz.key, {"download", media_id, "--business", "--out", dir + "/got.pdf",
+                               "--resume"});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  std::ifstream got_in(dir + "/got.pdf", std::ios::binary);
+  std::string got((std::istreambuf_iterator<char>(got_in)), std::istreambuf_iterator<char>());
+  EXPECT_TRUE(got == doc);
+  // Someone else's media through the CLI: NOT_FOUND, and the file is left as it was.
+  Usr other = Register(d, "Lain");
+  auto refused = cli(other.token, {"download", media_id, "--out", dir + "/nothing"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.err, HasSubstr("NOT_FOUND"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/nothing"));
+
+  // The business replies with a file; the user downloads it.
+  std::ofstream(dir + "/nota.txt") << "Nota: 500 brosur, Rp 750.000\n";
+  auto replied = cli(biz.key, {"reply", conv, "--file", dir + "/nota.txt"});
+  ASSERT_EQ(replied.exit_code, 0) << replied.err;
+  std::string nota_id = field(replied.out, "media_id");
+  EXPECT_EQ(field(replied.out, "mime_type"), "text/plain");
+  auto fetched = cli(user.token, {"download", nota_id, "--out", dir + "/nota-got.txt"});
+  ASSERT_EQ(fetched.exit_code, 0) << fetched.err;
+  std::ifstream nota_in(dir + "/nota-got.txt");
+  std::string nota((std::istreambuf_iterator<char>(nota_in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(nota, "Nota: 500 brosur, Rp 750.000\n");
+
+  // A client the project did not write: buf curl through reflection, from an offset.
+  auto curl = BufCurl(d.public_port(), "bizrelay.v1.UserChatService/DownloadMedia",
+                      {"-H", "authorization: Bearer " + user.token, "-d",
+                       "{\"media_id\":\"" + nota_id + "\",\"offset\":\"6\"}"});
+  ASSERT_EQ(curl.exit_code, 0) << curl.err;
+  EXPECT_THAT(curl.out, HasSubstr("\"mimeType\": \"text/plain\""));
+  // The chunk from offset 6, "500 brosur, Rp 750.000\n", in proto3 JSON's base64.
+  EXPECT_THAT(curl.out, HasSubstr("\"NTAwIGJyb3N1ciwgUnAgNzUwLjAwMAo=\""));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include "bench/crypto_cost.h"
 #include "bench/ingest.h"
 #include "bench/mailboxes_phase.h"
+#include "bench/media_phase.h"
 #include "bench/metrics_cost.h"
 #include "bench/options.h"
 #include "bench/personal.h"
@@ -195,6 +196,15 @@ int Run(Options o) {
     sweep = RunSweepPhase(so);
   }
 
+  // Media: a server of the phase's own.
+  std::optional<MediaResult> media;
+  if (o.Has("media")) {
+    media = RunMediaPhase({.bizrelayd = o.bizrelayd,
+                           .server_args = o.server_args,
+                           .file_mib = o.media_file_mib,
+                           .runs = std::max(3, o.runs)});
+  }
+
   // Report.
   std::printf("\n=== bizrelay-bench report (median of %d run(s), %g s each) ===\n", o.runs,
               o.seconds);
@@ -203,6 +213,7 @@ int Run(Options o) {
   if (personal) ReportPersonal(o, *personal);
   if (mailboxes) ReportMailboxes(*mailboxes);
   if (sweep) ReportSweep(o, *sweep);
+  if (media) ReportMedia(*media);
 
   if (!o.json_path.empty()) {
     json out;
@@ -232,6 +243,7 @@ int Run(Options o) {
     }
     if (mailboxes) out["mailboxes"] = ToJson(*mailboxes);
     if (sweep) out["sweep"] = ToJson(*sweep);
+    if (media) out["media"] = ToJson(*media);
     std::ofstream(o.json_path) << out.dump(2) << "\n";
     std::printf("json: %s\n", o.json_path.c_str());
   }
@@ -305,8 +317,8 @@ int main(int argc, char** argv) {
                  "With --target: the postmaster's pid, to report PostgreSQL's CPU use");
   std::string phases;
   app.add_option("--phases", phases,
-                 "Comma-separated phases to run: send, sweep, crypto, personal, mailboxes "
-                 "(default: all)");
+                 "Comma-separated phases to run: send, sweep, crypto, personal, mailboxes, "
+                 "media (default: all)");
   app.add_option("--personal-target", o.personal_target,
                  "With --target: the running server's personal relay (host:port)")
       ->needs(target);
@@ -339,6 +351,11 @@ int main(int argc, char** argv) {
                  "--limits-max-concurrent-streams, 100 by default)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  app.add_option("--media-file-mib", o.media_file_mib,
+                 "media: size of the document uploaded and downloaded in each run (at least 3 "
+                 "runs)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
   bool metrics_cost = false;
   app.add_flag("--metrics-cost", metrics_cost,
                "Instead of the phases: hosted sends against a server with metrics on and one "

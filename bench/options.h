@@ -19,8 +19,8 @@ inline constexpr double kTargetSweeperRatio = 0.5;
 // key, sender key and signature, tag: services/crypto/sealed_box.h).
 inline constexpr size_t kSealedOverheadBytes = 145;
 
-inline const std::vector<std::string> kAllPhases = {"send", "sweep", "crypto", "personal",
-                                                    "mailboxes"};
+inline const std::vector<std::string> kAllPhases = {"send",     "sweep",     "crypto",
+                                                    "personal", "mailboxes", "media"};
 
 struct Options {
   double seconds = 10;
@@ -60,6 +60,8 @@ struct Options {
   // mailboxes
   int mailboxes = 10000;
   int mailbox_streams_per_channel = 100;
+  // media
+  int media_file_mib = 32;
 };
 
 }  // namespace bizrelay::bench

@@ -434,6 +434,52 @@ TEST(MediaE2E, MediaExpiresWithItsMessageAndGoesAtOnceWithOffboarding) {
             grpc::StatusCode::NOT_FOUND);
 }
 
+TEST(MediaE2E, NoStorageMediaGoesOnceTheRecipientAcknowledgedIt) {
+  std::string url = store::testing::FreshDatabase();
+  DaemonProcess d(On(url, {"--retention-no-storage-grace-seconds", "0",
+                           "--retention-sweep-interval-ms", "500"}));
+  Biz biz = CreateBusiness(d, "Klinik Gigi");
+  Usr user = Register(d, "Ayu");
+  auto business = v1::BusinessService::NewStub(d.PublicChannel());
+  {
+    grpc::ClientContext ctx;
+    Authorize(&ctx, biz.key);
+    v1::SetRetentionPolicyRequest req;
+    req.mutable_policy()->set_no_storage(true);
+    v1::SetRetentionPolicyResponse resp;
+    ASSERT_TRUE(business->SetRetentionPolicy(&ctx, req, &resp).ok());
+  }
+  StartChat(d, user, biz);
+  Upload up = UserUpload(d, user, biz.id, "application/pdf", PdfLike(300000));
+  ASSERT_TRUE(up.status.ok());
+  ASSERT_TRUE(SendMedia(d, user, biz.id, up.media.media_id(), "rontgen").ok());
+  // Kept until the business acknowledges it: readable by the business meanwhile.
+  std::this_thread::sleep_for(1500ms);
+  ASSERT_TRUE(BusinessDownload(d, biz, up.media.media_id()).status.ok());
+  {
+    grpc::ClientContext ctx;
+    Authorize(&ctx, biz.key);
+    auto inbox = business->StreamInbox(&ctx, v1::StreamInboxRequest());
+    v1::StreamInboxResponse event;
+    int64_t last = 0;
+    while (inbox->Read(&event)) {
+      last = event.position();
+      if (event.has_message()) break;
+    }
+    ctx.TryCancel();
+    grpc::ClientContext ack_ctx;
+    Authorize(&ack_ctx, biz.key);
+    v1::AcknowledgeInboxRequest req;
+    req.set_position(last);
+    v1::AcknowledgeInboxResponse resp;
+    ASSERT_TRUE(business->AcknowledgeInbox(&ack_ctx, req, &resp).ok());
+  }
+  EXPECT_EQ(BusinessDownload(d, biz, up.media.media_id()).status.error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(CountSettles(url, kMediaRows, 0, 10s), 0);
+  EXPECT_EQ(Count(url, kChunkRows), 0);
+}
+
 TEST(MediaE2E, UploadsNeverAttachedAreDeletedAfterTheConfiguredTime) {
   std::string url = store::testing::FreshDatabase();
   DaemonProcess d(On(url, {"--media-unattached-ttl-seconds", "2", "--retention-sweep-interval-ms",

@@ -197,9 +197,10 @@ void ReportMedia(const MediaResult& r) {
   const MediaRun& m = r.median;
   auto ratio = [](double a, double b) { return b > 0 ? a / b : 0; };
   std::printf("media (medians of %zu runs):\n", r.runs.size());
-  std::printf("  upload   %.1f MiB/s  vs writing the same bytes to PostgreSQL directly %.1f MiB/s "
-              "(ratio %.2f)\n",
-              m.upload_mib_s, m.direct_write_mib_s, ratio(m.upload_mib_s, m.direct_write_mib_s));
+  std::printf(
+      "  upload   %.1f MiB/s  vs writing the same bytes to PostgreSQL directly %.1f MiB/s "
+      "(ratio %.2f)\n",
+      m.upload_mib_s, m.direct_write_mib_s, ratio(m.upload_mib_s, m.direct_write_mib_s));
   std::printf("  download %.1f MiB/s  vs reading them directly %.1f MiB/s (ratio %.2f)\n",
               m.download_mib_s, m.direct_read_mib_s, ratio(m.download_mib_s, m.direct_read_mib_s));
 }

@@ -15,8 +15,8 @@ struct MediaOptions {
 
 // One run: the same bytes through the relay and straight into PostgreSQL.
 struct MediaRun {
-  double upload_mib_s = 0;    // UploadMedia, 128 KiB messages, until the answer (committed)
-  double download_mib_s = 0;  // DownloadMedia from offset 0 to the last byte
+  double upload_mib_s = 0;        // UploadMedia, 128 KiB messages, until the answer (committed)
+  double download_mib_s = 0;      // DownloadMedia from offset 0 to the last byte
   double direct_write_mib_s = 0;  // INSERT of 256 KiB bytea rows, 4 per transaction
   double direct_read_mib_s = 0;   // SELECT of those rows, one per statement
 };

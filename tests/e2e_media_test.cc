@@ -356,9 +356,9 @@ TEST(MediaE2E, OnlyTheTwoPartiesReadMediaAndEveryOtherIdAnswersAlike) {
   EXPECT_TRUE(BusinessDownload(d, a, id).status.ok());
   std::string random_id = "0b7d6a4e-3f1c-4d2a-9e8b-5c6d7e8f9a0b";
   std::vector<grpc::Status> refused = {
-      UserDownload(d, u2, id).status,          // another user of the same business
-      BusinessDownload(d, b, id).status,       // another business
-      UserDownload(d, u1, random_id).status,   // an id that never existed
+      UserDownload(d, u2, id).status,         // another user of the same business
+      BusinessDownload(d, b, id).status,      // another business
+      UserDownload(d, u1, random_id).status,  // an id that never existed
       BusinessDownload(d, a, random_id).status,
   };
   for (const auto& s : refused) {
@@ -388,7 +388,8 @@ TEST(MediaE2E, OnlyTheTwoPartiesReadMediaAndEveryOtherIdAnswersAlike) {
 
 TEST(MediaE2E, MediaExpiresWithItsMessageAndGoesAtOnceWithOffboarding) {
   std::string url = store::testing::FreshDatabase();
-  DaemonProcess d(On(url, {"--retention-min-seconds", "1", "--retention-sweep-interval-ms", "500"}));
+  DaemonProcess d(
+      On(url, {"--retention-min-seconds", "1", "--retention-sweep-interval-ms", "500"}));
   Biz biz = CreateBusiness(d, "Klinik");
   Usr user = Register(d, "Putri");
   StartChat(d, user, biz);
@@ -436,8 +437,8 @@ TEST(MediaE2E, MediaExpiresWithItsMessageAndGoesAtOnceWithOffboarding) {
 
 TEST(MediaE2E, NoStorageMediaGoesOnceTheRecipientAcknowledgedIt) {
   std::string url = store::testing::FreshDatabase();
-  DaemonProcess d(On(url, {"--retention-no-storage-grace-seconds", "0",
-                           "--retention-sweep-interval-ms", "500"}));
+  DaemonProcess d(On(
+      url, {"--retention-no-storage-grace-seconds", "0", "--retention-sweep-interval-ms", "500"}));
   Biz biz = CreateBusiness(d, "Klinik Gigi");
   Usr user = Register(d, "Ayu");
   auto business = v1::BusinessService::NewStub(d.PublicChannel());
@@ -514,7 +515,8 @@ TEST(MediaE2E, DatabaseDumpHoldsNoPlaintextOfAnUploadedDocument) {
   StartChat(d, user, biz);
   const std::string marker = "NPWP-RAHASIA-8812-MEDIA";
   std::string text;
-  while (text.size() < 700000) text += "Laporan pajak " + marker + " baris " + std::to_string(text.size()) + "\n";
+  while (text.size() < 700000)
+    text += "Laporan pajak " + marker + " baris " + std::to_string(text.size()) + "\n";
   Upload up = UserUpload(d, user, biz.id, "text/plain", text);
   ASSERT_TRUE(up.status.ok()) << up.status.error_message();
   ASSERT_TRUE(SendMedia(d, user, biz.id, up.media.media_id(), "").ok());
@@ -586,7 +588,8 @@ TEST(MediaE2E, CliSendsFilesBothWaysAndResumesADownloadAndBufCurlReadsThem) {
     auto start = at + name.size() + 2;
     return out.substr(start, out.find('\n', start) - start);
   };
-  std::string dir = std::filesystem::temp_directory_path() / ("bizrelay-media-" + ToHex(RandomBytes(4)));
+  std::string dir =
+      std::filesystem::temp_directory_path() / ("bizrelay-media-" + ToHex(RandomBytes(4)));
   std::filesystem::create_directories(dir);
   const std::string doc = PdfLike(3 << 20);
   std::ofstream(dir + "/desain.pdf", std::ios::binary) << doc;
@@ -602,8 +605,8 @@ TEST(MediaE2E, CliSendsFilesBothWaysAndResumesADownloadAndBufCurlReadsThem) {
 
   // The business downloads a part (as if the connection broke), then resumes.
   std::ofstream(dir + "/got.pdf", std::ios::binary) << doc.substr(0, 1000000);
-  auto resumed = cli(biz.key, {"download", media_id, "--business", "--out", dir + "/got.pdf",
-                               "--resume"});
+  auto resumed =
+      cli(biz.key, {"download", media_id, "--business", "--out", dir + "/got.pdf", "--resume"});
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   std::ifstream got_in(dir + "/got.pdf", std::ios::binary);
   std::string got((std::istreambuf_iterator<char>(got_in)), std::istreambuf_iterator<char>());

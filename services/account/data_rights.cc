@@ -104,10 +104,9 @@ json MediaJson(const hosting::MediaRow& media) {
           {"kind", KindName(media.kind)},
           {"size_bytes", media.size_bytes},
           {"sha256", sha},
-          {"download",
-           "bizrelay.v1.UserChatService/DownloadMedia {\"media_id\": \"" + media.media_id +
-               "\"} (CLI: bizrelay download " + media.media_id +
-               " --out FILE), while the message is kept"}};
+          {"download", "bizrelay.v1.UserChatService/DownloadMedia {\"media_id\": \"" +
+                           media.media_id + "\"} (CLI: bizrelay download " + media.media_id +
+                           " --out FILE), while the message is kept"}};
 }
 
 }  // namespace

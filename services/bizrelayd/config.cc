@@ -83,8 +83,9 @@ std::vector<std::string> ParseMimeTypes(const std::string& key, const std::strin
     bool ok = slash != std::string::npos && slash > 0 && slash + 1 < item.size() &&
               item.find('/', slash + 1) == std::string::npos;
     for (char c : item) {
-      if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
-            c == '/' || c == '.' || c == '-' || c == '+')) {
+      if (!(std::islower(static_cast<unsigned char>(c)) ||
+            std::isdigit(static_cast<unsigned char>(c)) || c == '/' || c == '.' || c == '-' ||
+            c == '+')) {
         ok = false;
       }
     }

@@ -485,9 +485,9 @@ void Daemon::Start() {
                     {{"kind", "messages"}}),
         .deleted_events = Counter("bizrelay_sweeper_deleted_total",
                                   "Rows deleted by the retention sweepers.", {{"kind", "events"}}),
-        .deleted_media = Counter("bizrelay_sweeper_deleted_total",
-                                 "Rows deleted by the retention sweepers.",
-                                 {{"kind", "unattached_media"}}),
+        .deleted_media =
+            Counter("bizrelay_sweeper_deleted_total", "Rows deleted by the retention sweepers.",
+                    {{"kind", "unattached_media"}}),
         .failures = Counter("bizrelay_sweeper_failures_total", "Sweeps that failed.",
                             {{"path", "hosting"}}),
         .lag_seconds = Gauge("bizrelay_sweeper_expiry_lag_seconds",

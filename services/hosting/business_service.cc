@@ -173,10 +173,10 @@ grpc::ServerUnaryReactor* BusinessServiceImpl::LabelConversation(
 
 grpc::ServerReadReactor<v1::BusinessServiceUploadMediaRequest>* BusinessServiceImpl::UploadMedia(
     grpc::CallbackServerContext* ctx, v1::BusinessServiceUploadMediaResponse* response) {
-  return UploadReactor<v1::BusinessServiceUploadMediaRequest,
-                       v1::BusinessServiceUploadMediaResponse>::Start(ctx, env_,
-                                                                      auth::PrincipalKind::kBusiness,
-                                                                      response);
+  return UploadReactor<
+      v1::BusinessServiceUploadMediaRequest,
+      v1::BusinessServiceUploadMediaResponse>::Start(ctx, env_, auth::PrincipalKind::kBusiness,
+                                                     response);
 }
 
 grpc::ServerWriteReactor<v1::BusinessServiceDownloadMediaResponse>*

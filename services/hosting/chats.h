@@ -85,8 +85,8 @@ class BusinessDesk {
   // Checks fields that need no database (INVALID_ARGUMENT).
   void CheckReply(const Reply& reply) const;
   // The conversation must be this business's and open (otherwise NOT_FOUND, as for an unknown
-  // one). Media is attached in the same transaction as the message is stored. Free text needs the service window open (FAILED_PRECONDITION
-  // OUTSIDE_SERVICE_WINDOW); a template works any time.
+  // one). Media is attached in the same transaction as the message is stored. Free text needs the
+  // service window open (FAILED_PRECONDITION OUTSIDE_SERVICE_WINDOW); a template works any time.
   SentMessage SendReply(pqxx::transaction_base& tx, const std::string& business_id,
                         const Reply& reply) const;
 

@@ -7,9 +7,9 @@
 namespace bizrelay::hosting {
 namespace {
 
-#define MEDIA_COLUMNS                                                                   \
-  "md.media_id::text, md.business_id::text, coalesce(md.message_id::text, ''), "        \
-  "md.mime_type, md.kind, md.size_bytes, md.chunk_bytes, coalesce(md.sealed_sha256, "   \
+#define MEDIA_COLUMNS                                                                 \
+  "md.media_id::text, md.business_id::text, coalesce(md.message_id::text, ''), "      \
+  "md.mime_type, md.kind, md.size_bytes, md.chunk_bytes, coalesce(md.sealed_sha256, " \
   "'\\x'::bytea)"
 
 constexpr const char* kPendingBytes =
@@ -106,17 +106,16 @@ void MediaRepository::StoreChunks(pqxx::transaction_base& tx, const std::string&
                                   int64_t first_index, const std::vector<std::string>& sealed,
                                   int64_t ttl_seconds) {
   auto packed = store::PackBytes(sealed);
-  auto stored = tx.exec_params0(kStoreChunks, media_id, first_index,
-                                pqxx::binarystring(packed.bytes), ttl_seconds, packed.starts,
-                                packed.lengths)
-                    .affected_rows();
+  auto stored =
+      tx.exec_params0(kStoreChunks, media_id, first_index, pqxx::binarystring(packed.bytes),
+                      ttl_seconds, packed.starts, packed.lengths)
+          .affected_rows();
   if (stored != sealed.size()) throw NotFound("media");
 }
 
 int64_t MediaRepository::Complete(pqxx::transaction_base& tx, const std::string& media_id,
                                   const std::string& sealed_sha256, int64_t ttl_seconds) {
-  auto rows =
-      tx.exec_params(kComplete, media_id, pqxx::binarystring(sealed_sha256), ttl_seconds);
+  auto rows = tx.exec_params(kComplete, media_id, pqxx::binarystring(sealed_sha256), ttl_seconds);
   if (rows.empty()) throw NotFound("media");
   return rows[0][0].as<int64_t>();
 }

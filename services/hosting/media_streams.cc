@@ -63,7 +63,8 @@ void Begin(pqxx::connection& conn, const HostingEnv& env, const std::optional<st
   if (kind == auth::PrincipalKind::kUser) {
     uploader = Uploader::kUser;
     if (!MediaRepository::BusinessActive(tx, state->business_id)) throw NotFound("business");
-    auto chat = ConversationRepository::ChatOfUserWithBusiness(tx, principal.id, state->business_id);
+    auto chat =
+        ConversationRepository::ChatOfUserWithBusiness(tx, principal.id, state->business_id);
     if (!chat) {
       throw Error(ErrorCode::kFailedPrecondition, "CHAT_NOT_STARTED",
                   "start the chat (StartChat) before uploading media for it");
@@ -160,8 +161,8 @@ void Open(pqxx::connection& conn, const HostingEnv& env, const std::optional<std
           std::string* data_key) {
   pqxx::read_transaction tx(conn);
   auto principal = env.auth->Require(tx, token, kind);
-  auto row = MediaRepository::Readable(tx, media_id, principal.id,
-                                       kind == auth::PrincipalKind::kUser);
+  auto row =
+      MediaRepository::Readable(tx, media_id, principal.id, kind == auth::PrincipalKind::kUser);
   if (!row) throw NotFound("media");
   // A business whose key is gone was offboarded: its media reads like an unknown id.
   auto key = env.keys->DataKey(tx, row->business_id, /*create=*/false);
@@ -172,8 +173,7 @@ void Open(pqxx::connection& conn, const HostingEnv& env, const std::optional<std
     throw NotFound("media");
   }
   if (offset > row->size_bytes) {
-    throw Error(ErrorCode::kInvalidArgument, "INVALID_FIELD",
-                "offset is past the end of the media",
+    throw Error(ErrorCode::kInvalidArgument, "INVALID_FIELD", "offset is past the end of the media",
                 {{"field", "offset"}, {"size_bytes", std::to_string(row->size_bytes)}});
   }
   row->sha256 = std::move(*sha256);

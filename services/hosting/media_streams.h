@@ -1,5 +1,6 @@
 #pragma once
 
+#include <google/protobuf/util/time_util.h>
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/server_callback.h>
 #include <openssl/evp.h>
@@ -10,8 +11,6 @@
 #include <mutex>
 #include <string>
 #include <vector>
-
-#include <google/protobuf/util/time_util.h>
 
 #include "bizrelay/v1/media.pb.h"
 #include "services/auth/authenticator.h"
@@ -163,7 +162,9 @@ class UploadReactor final : public grpc::ServerReadReactor<Request>,
 
   UploadReactor(grpc::CallbackServerContext* ctx, const HostingEnv& env, auth::PrincipalKind kind,
                 Response* response)
-      : env_(env), kind_(kind), token_(rpc::BearerToken(ctx->client_metadata())),
+      : env_(env),
+        kind_(kind),
+        token_(rpc::BearerToken(ctx->client_metadata())),
         response_(response) {}
 
   Error SizeMismatch() const {
@@ -212,11 +213,10 @@ class UploadReactor final : public grpc::ServerReadReactor<Request>,
     if (request_.has_header()) throw InvalidField("header", "one header per upload");
     const std::string& chunk = request_.chunk();
     if (chunk.size() > env_.options->media.max_chunk_bytes) {
-      throw Error(ErrorCode::kInvalidArgument, "CHUNK_TOO_LARGE",
-                  "chunks are at most " + std::to_string(env_.options->media.max_chunk_bytes) +
-                      " bytes",
-                  {{"field", "chunk"},
-                   {"max_bytes", std::to_string(env_.options->media.max_chunk_bytes)}});
+      throw Error(
+          ErrorCode::kInvalidArgument, "CHUNK_TOO_LARGE",
+          "chunks are at most " + std::to_string(env_.options->media.max_chunk_bytes) + " bytes",
+          {{"field", "chunk"}, {"max_bytes", std::to_string(env_.options->media.max_chunk_bytes)}});
     }
     if (received_ + static_cast<int64_t>(chunk.size()) > state_.size_bytes) throw SizeMismatch();
     received_ += static_cast<int64_t>(chunk.size());
@@ -344,20 +344,20 @@ class UploadReactor final : public grpc::ServerReadReactor<Request>,
   std::shared_ptr<UploadReactor> self_;  // guarded by mu_; dropped in OnDone
   // Read by pool tasks without mu_: set before the first store starts and not changed after.
   UploadState state_;
-  ContentHash hash_;                   // updated by the store tasks, one at a time
-  bool header_seen_ = false;           // guarded by mu_
-  bool began_ = false;                 // guarded by mu_
-  bool slot_held_ = false;             // guarded by mu_
-  bool reading_ = false;               // guarded by mu_
-  bool client_done_ = false;           // guarded by mu_
-  bool job_in_flight_ = false;         // guarded by mu_
-  bool finished_ = false;              // guarded by mu_
-  bool discard_pending_ = false;       // guarded by mu_
-  bool sniffed_ = false;               // guarded by mu_
-  int64_t received_ = 0;               // guarded by mu_
-  int64_t next_index_ = 0;             // guarded by mu_
-  std::string buffer_;                 // guarded by mu_; less than one storage chunk
-  std::deque<std::string> full_;       // guarded by mu_; storage chunks waiting for a store
+  ContentHash hash_;              // updated by the store tasks, one at a time
+  bool header_seen_ = false;      // guarded by mu_
+  bool began_ = false;            // guarded by mu_
+  bool slot_held_ = false;        // guarded by mu_
+  bool reading_ = false;          // guarded by mu_
+  bool client_done_ = false;      // guarded by mu_
+  bool job_in_flight_ = false;    // guarded by mu_
+  bool finished_ = false;         // guarded by mu_
+  bool discard_pending_ = false;  // guarded by mu_
+  bool sniffed_ = false;          // guarded by mu_
+  int64_t received_ = 0;          // guarded by mu_
+  int64_t next_index_ = 0;        // guarded by mu_
+  std::string buffer_;            // guarded by mu_; less than one storage chunk
+  std::deque<std::string> full_;  // guarded by mu_; storage chunks waiting for a store
 };
 
 // The download's steps on a pool worker.
@@ -493,11 +493,11 @@ class DownloadReactor final : public grpc::ServerWriteReactor<Response>,
   // Set once by the opening task, before any read is started; read by read tasks without mu_.
   MediaRow media_;
   std::string key_;
-  int64_t next_offset_ = 0;      // guarded by mu_
-  std::deque<Response> queue_;   // guarded by mu_; front is the write in flight
-  bool writing_ = false;         // guarded by mu_
-  bool fetching_ = false;        // guarded by mu_
-  bool finished_ = false;        // guarded by mu_
+  int64_t next_offset_ = 0;     // guarded by mu_
+  std::deque<Response> queue_;  // guarded by mu_; front is the write in flight
+  bool writing_ = false;        // guarded by mu_
+  bool fetching_ = false;       // guarded by mu_
+  bool finished_ = false;       // guarded by mu_
 };
 
 }  // namespace bizrelay::hosting

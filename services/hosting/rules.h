@@ -54,8 +54,7 @@ std::vector<std::string> DecodePageToken(const std::string& token, size_t expect
 void CheckMessageText(const std::string& field, const std::string& text,
                       const HostingOptions& options);
 // A caption of attached media: like a message text, but may be empty.
-void CheckCaption(const std::string& field, const std::string& text,
-                  const HostingOptions& options);
+void CheckCaption(const std::string& field, const std::string& text, const HostingOptions& options);
 void CheckIdempotencyKey(const std::string& key, const HostingOptions& options);
 
 // SHA-256 over the length-prefixed parts: what a retry must repeat exactly.

@@ -34,8 +34,8 @@ struct SweeperMetrics {
 // batches, each its own short transaction, claiming rows with FOR UPDATE SKIP LOCKED so that
 // any number of sweepers (threads or bizrelayd processes) share the work without waiting on
 // each other (media attached to a message goes with it). Also deletes media uploads never
-// attached to a message once their time is up, and drops status and notice events older than the longest allowed lifetime,
-// so nothing grows without bound. Thread-safe.
+// attached to a message once their time is up, and drops status and notice events older than the
+// longest allowed lifetime, so nothing grows without bound. Thread-safe.
 class Sweeper {
  public:
   Sweeper(std::string conninfo, std::chrono::milliseconds interval, int batch,

@@ -232,9 +232,8 @@ grpc::ServerUnaryReactor* UserChatServiceImpl::SendMessageWithMedia(
                                                           env_.options->default_lifetime_seconds)
                           .at(0);
         if (result.outcome == PostOutcome::kStored) {
-          result.message.media =
-              AttachUpload(tx, *env_.keys, media_id, user.id, /*user_uploaded=*/true,
-                           result.message);
+          result.message.media = AttachUpload(tx, *env_.keys, media_id, user.id,
+                                              /*user_uploaded=*/true, result.message);
         } else if (result.outcome == PostOutcome::kReplayed) {
           result.message.media = MediaOfMessage(tx, *env_.keys, result.message);
         } else {
@@ -254,8 +253,8 @@ grpc::ServerReadReactor<v1::UploadMediaRequest>* UserChatServiceImpl::UploadMedi
 
 grpc::ServerWriteReactor<v1::DownloadMediaResponse>* UserChatServiceImpl::DownloadMedia(
     grpc::CallbackServerContext* ctx, const v1::DownloadMediaRequest* request) {
-  return DownloadReactor<v1::DownloadMediaResponse>::Start(
-      ctx, env_, auth::PrincipalKind::kUser, request->media_id(), request->offset());
+  return DownloadReactor<v1::DownloadMediaResponse>::Start(ctx, env_, auth::PrincipalKind::kUser,
+                                                           request->media_id(), request->offset());
 }
 
 }  // namespace bizrelay::hosting

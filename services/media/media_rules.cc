@@ -63,9 +63,10 @@ MediaKind CheckDeclaration(const MediaOptions& options, const std::string& mime_
   MediaKind kind = KindOf(mime_type);
   int64_t max = MaxBytes(options, kind);
   if (size_bytes > max) {
-    throw Error(ErrorCode::kInvalidArgument, "MEDIA_TOO_LARGE",
-                "the media is larger than " + std::to_string(max) + " bytes, the limit for its kind",
-                {{"field", "size_bytes"}, {"max_bytes", std::to_string(max)}});
+    throw Error(
+        ErrorCode::kInvalidArgument, "MEDIA_TOO_LARGE",
+        "the media is larger than " + std::to_string(max) + " bytes, the limit for its kind",
+        {{"field", "size_bytes"}, {"max_bytes", std::to_string(max)}});
   }
   return kind;
 }

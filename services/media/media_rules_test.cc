@@ -1,10 +1,11 @@
+#include "services/media/media_rules.h"
+
 #include <gtest/gtest.h>
 
 #include <functional>
 #include <string>
 
 #include "services/media/content_type.h"
-#include "services/media/media_rules.h"
 #include "services/platform/error.h"
 
 namespace bizrelay::media {
@@ -18,9 +19,10 @@ std::string Pdf() {
 
 std::string Png() {
   // Signature and the IHDR chunk of a 1x1 RGBA image.
-  return std::string("\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x01\x00\x00\x00\x01"
-                     "\x08\x06\x00\x00\x00\x1f\x15\xc4\x89",
-                     33);
+  return std::string(
+      "\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x01\x00\x00\x00\x01"
+      "\x08\x06\x00\x00\x00\x1f\x15\xc4\x89",
+      33);
 }
 
 std::string ReasonOf(const std::function<void()>& f) {

@@ -507,6 +507,53 @@ TEST(MediaE2E, UploadsNeverAttachedAreDeletedAfterTheConfiguredTime) {
   EXPECT_TRUE(UserUpload(d, user, biz.id, "application/pdf", PdfLike(600000)).status.ok());
 }
 
+TEST(MediaE2E, ConcurrentUploadsPerPrincipalAreBoundedAndRefusalsGiveTheirSlotBack) {
+  std::string url = store::testing::FreshDatabase();
+  DaemonProcess d(
+      On(url, {"--media-max-concurrent-uploads", "1", "--media-max-pending-bytes", "500000"}));
+  Biz biz = CreateBusiness(d, "Toko");
+  Usr user = Register(d, "Bayu");
+  StartChat(d, user, biz);
+  // Refusals after the slot was taken (pending bytes, the content's type, the size) give it
+  // back.
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(ErrorReason(UserUpload(d, user, biz.id, "application/pdf", PdfLike(600000)).status),
+              "PENDING_MEDIA_LIMIT");
+    EXPECT_EQ(ErrorReason(UserUpload(d, user, biz.id, "image/png", PdfLike(1000)).status),
+              "MEDIA_TYPE_MISMATCH");
+    EXPECT_EQ(
+        ErrorReason(UserUpload(d, user, biz.id, "application/pdf", PdfLike(1000), 900).status),
+        "MEDIA_SIZE_MISMATCH");
+  }
+  // One upload held open: a second one at the same time is refused.
+  grpc::ClientContext ctx;
+  Authorize(&ctx, user.token);
+  v1::UploadMediaResponse resp;
+  auto stub = v1::UserChatService::NewStub(d.PublicChannel());
+  auto writer = stub->UploadMedia(&ctx, &resp);
+  const std::string doc = PdfLike(300000);
+  v1::UploadMediaRequest header;
+  header.mutable_header()->set_mime_type("application/pdf");
+  header.mutable_header()->set_size_bytes(static_cast<int64_t>(doc.size()));
+  header.mutable_header()->set_business_id(biz.id);
+  ASSERT_TRUE(writer->Write(header));
+  v1::UploadMediaRequest part;
+  part.set_chunk(doc.substr(0, kChunk));
+  ASSERT_TRUE(writer->Write(part));
+  EXPECT_EQ(CountSettles(url, kMediaRows, 1), 1);  // the open upload began
+  Upload second = UserUpload(d, user, biz.id, "application/pdf", PdfLike(1000));
+  EXPECT_EQ(second.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(ErrorReason(second.status), "TOO_MANY_UPLOADS");
+  for (size_t at = kChunk; at < doc.size(); at += kChunk) {
+    part.set_chunk(doc.substr(at, kChunk));
+    ASSERT_TRUE(writer->Write(part));
+  }
+  writer->WritesDone();
+  ASSERT_TRUE(writer->Finish().ok());
+  EXPECT_EQ(resp.media().sha256(), Sha256(doc));
+  EXPECT_TRUE(UserUpload(d, user, biz.id, "application/pdf", PdfLike(1000)).status.ok());
+}
+
 TEST(MediaE2E, DatabaseDumpHoldsNoPlaintextOfAnUploadedDocument) {
   std::string url = store::testing::FreshDatabase();
   DaemonProcess d(On(url));

@@ -194,8 +194,17 @@ class UploadReactor final : public grpc::ServerReadReactor<Request>,
         [self](pqxx::connection& conn) {
           UploadState state = self->StateCopy();
           bool slot_held = self->SlotHeld();
-          upload_steps::Begin(conn, self->env_, self->token_, self->kind_, self->env_.upload_slots,
-                              &slot_held, &state);
+          try {
+            upload_steps::Begin(conn, self->env_, self->token_, self->kind_,
+                                self->env_.upload_slots, &slot_held, &state);
+          } catch (...) {
+            // A slot taken before a later check failed is given back in OnDone (and not taken
+            // twice if the pool runs this task again).
+            std::lock_guard<std::recursive_mutex> lock(self->mu_);
+            self->slot_held_ = slot_held;
+            self->state_.principal_id = state.principal_id;
+            throw;
+          }
           std::lock_guard<std::recursive_mutex> lock(self->mu_);
           self->slot_held_ = slot_held;
           self->state_ = std::move(state);

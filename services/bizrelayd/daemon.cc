@@ -12,6 +12,7 @@
 #include "services/account/account_service.h"
 #include "services/hosting/business_service.h"
 #include "services/hosting/user_chat_service.h"
+#include "services/media/content_type.h"
 #include "services/operator/operator_service.h"
 #include "services/personal/personal_relay_service.h"
 #include "services/personal/personal_sweeper.h"
@@ -415,6 +416,8 @@ void Daemon::Start() {
     h.media.max_pending_bytes = config_.media_max_pending_bytes;
     h.media.unattached_ttl = std::chrono::seconds(config_.media_unattached_ttl_seconds);
     upload_slots_ = std::make_unique<hosting::UploadSlots>(h.media.max_concurrent_uploads);
+    // Loads libmagic's database now: a machine without it fails at start, not on an upload.
+    media::DetectMimeType("");
 
     store::DbPoolOptions writer_options = pool_options;
     writer_options.workers = h.writer_threads;

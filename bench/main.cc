@@ -21,6 +21,7 @@
 #include "bench/crypto_cost.h"
 #include "bench/ingest.h"
 #include "bench/mailboxes_phase.h"
+#include "bench/media_phase.h"
 #include "bench/metrics_cost.h"
 #include "bench/options.h"
 #include "bench/personal.h"
@@ -220,6 +221,15 @@ int Run(Options o) {
     webhooks = RunWebhooksPhase(wo);
   }
 
+  // Media: a server of the phase's own.
+  std::optional<MediaResult> media;
+  if (o.Has("media")) {
+    media = RunMediaPhase({.bizrelayd = o.bizrelayd,
+                           .server_args = o.server_args,
+                           .file_mib = o.media_file_mib,
+                           .runs = std::max(3, o.runs)});
+  }
+
   // Report.
   std::printf("\n=== bizrelay-bench report (median of %d run(s), %g s each) ===\n", o.runs,
               o.seconds);
@@ -229,6 +239,7 @@ int Run(Options o) {
   if (mailboxes) ReportMailboxes(*mailboxes);
   if (sweep) ReportSweep(o, *sweep);
   if (webhooks) ReportWebhooks(&*webhooks);
+  if (media) ReportMedia(*media);
 
   if (!o.json_path.empty()) {
     json out;
@@ -259,6 +270,7 @@ int Run(Options o) {
     if (mailboxes) out["mailboxes"] = ToJson(*mailboxes);
     if (sweep) out["sweep"] = ToJson(*sweep);
     if (webhooks) out["webhooks"] = ToJson(*webhooks);
+    if (media) out["media"] = ToJson(*media);
     std::ofstream(o.json_path) << out.dump(2) << "\n";
     std::printf("json: %s\n", o.json_path.c_str());
   }
@@ -334,7 +346,7 @@ int main(int argc, char** argv) {
   std::string phases;
   app.add_option("--phases", phases,
                  "Comma-separated phases to run: send, sweep, crypto, personal, mailboxes, "
-                 "webhooks (default: all)");
+                 "webhooks, media (default: all)");
   app.add_option("--personal-target", o.personal_target,
                  "With --target: the running server's personal relay (host:port)")
       ->needs(target);
@@ -371,6 +383,11 @@ int main(int argc, char** argv) {
                  "webhooks: user messages each run's endpoints (and streams) deliver")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  app.add_option("--media-file-mib", o.media_file_mib,
+                 "media: size of the document uploaded and downloaded in each run (at least 3 "
+                 "runs)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
   bool metrics_cost = false;
   app.add_flag("--metrics-cost", metrics_cost,
                "Instead of the phases: hosted sends against a server with metrics on and one "

@@ -21,8 +21,8 @@ inline constexpr double kTargetWebhookP99Ms = 50;
 // key, sender key and signature, tag: services/crypto/sealed_box.h).
 inline constexpr size_t kSealedOverheadBytes = 145;
 
-inline const std::vector<std::string> kAllPhases = {"send",     "sweep",     "crypto",
-                                                    "personal", "mailboxes", "webhooks"};
+inline const std::vector<std::string> kAllPhases = {
+    "send", "sweep", "crypto", "personal", "mailboxes", "webhooks", "media"};
 
 struct Options {
   double seconds = 10;
@@ -61,9 +61,11 @@ struct Options {
   int personal_stream_mailboxes = 8;
   // mailboxes
   int mailboxes = 10000;
+  int mailbox_streams_per_channel = 100;
   // webhooks
   int webhook_backlog = 20000;
-  int mailbox_streams_per_channel = 100;
+  // media
+  int media_file_mib = 32;
 };
 
 }  // namespace bizrelay::bench

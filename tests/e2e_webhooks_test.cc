@@ -438,6 +438,53 @@ TEST_F(WebhooksE2E, DisablingAnEndpointStopsItsDeliveriesAtOnce) {
   EXPECT_EQ(posts_of_first(), first_posts) << d.Log();
 }
 
+TEST_F(WebhooksE2E, AMessageWithMediaCarriesItsMetadataNotItsBytes) {
+  DaemonProcess d(Options(""));
+  Receiver r(tls_);
+  Biz biz = CreateBusiness(d, "Toko Foto");
+  auto created = CreateEndpoint(d, biz, r.Url());
+  r.Control({{"secrets", {created.signing_secret()}}});
+  ASSERT_TRUE(WaitActive(d, biz, created.endpoint().endpoint_id()));
+  Usr user = Register(d, "Siti");
+  StartChat(d, user, biz);
+  const std::string content = "Daftar pesanan: 12 kue bolu\n";
+  v1::UploadMediaResponse uploaded;
+  {
+    grpc::ClientContext ctx;
+    Authorize(&ctx, user.token);
+    auto writer = v1::UserChatService::NewStub(d.PublicChannel())->UploadMedia(&ctx, &uploaded);
+    v1::UploadMediaRequest header;
+    header.mutable_header()->set_mime_type("text/plain");
+    header.mutable_header()->set_size_bytes(static_cast<int64_t>(content.size()));
+    header.mutable_header()->set_business_id(biz.id);
+    v1::UploadMediaRequest chunk;
+    chunk.set_chunk(content);
+    ASSERT_TRUE(writer->Write(header) && writer->Write(chunk));
+    writer->WritesDone();
+    ASSERT_TRUE(writer->Finish().ok());
+  }
+  grpc::ClientContext ctx;
+  Authorize(&ctx, user.token);
+  v1::SendMessageRequest req;
+  req.set_business_id(biz.id);
+  req.set_text("pesanan");
+  req.set_media_id(uploaded.media().media_id());
+  req.set_idempotency_key("m1");
+  v1::SendMessageResponse resp;
+  ASSERT_TRUE(v1::UserChatService::NewStub(d.PublicChannel())->SendMessage(&ctx, req, &resp).ok());
+  ASSERT_TRUE(WaitFor([&] { return DeliveredMessages(r).size() == 1; }, 20s));
+  for (auto& delivered : r.Delivered()) {
+    if (!delivered["body"].contains("message")) continue;
+    const json& media = delivered["body"]["message"]["media"];
+    EXPECT_EQ(media["mediaId"], uploaded.media().media_id());
+    EXPECT_EQ(media["mimeType"], "text/plain");
+    EXPECT_EQ(media["kind"], "MEDIA_KIND_DOCUMENT");
+    EXPECT_EQ(media["sizeBytes"], std::to_string(content.size()));
+    EXPECT_FALSE(media["sha256"].get<std::string>().empty());
+    EXPECT_EQ(delivered.dump().find("12 kue bolu"), std::string::npos);
+  }
+}
+
 TEST_F(WebhooksE2E, ExpiredMessageIsNeverSentAndTheEndpointCatchesUp) {
   DaemonProcess d(Options("", {"--retention-min-seconds", "1"}));
   Receiver r(tls_);

@@ -7,6 +7,7 @@
 #include "services/account/policies.h"
 #include "services/hosting/chats.h"
 #include "services/hosting/event_repository.h"
+#include "services/hosting/media_repository.h"
 #include "services/hosting/message_repository.h"
 
 namespace bizrelay::account {
@@ -75,6 +76,39 @@ const char* StatusName(hosting::MessageStatus s) {
   return "unknown";
 }
 
+const char* KindName(int kind) {
+  switch (kind) {
+    case 1:
+      return "image";
+    case 2:
+      return "audio";
+    case 3:
+      return "video";
+    case 4:
+      return "document";
+  }
+  return "unknown";
+}
+
+// Media is listed, not inlined: the content is fetched with DownloadMedia while the message
+// is kept, so an export stays small and the bytes never pass through a JSON document.
+json MediaJson(const hosting::MediaRow& media) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string sha;
+  for (unsigned char c : media.sha256) {
+    sha += kHex[c >> 4];
+    sha += kHex[c & 15];
+  }
+  return {{"media_id", media.media_id},
+          {"mime_type", media.mime_type},
+          {"kind", KindName(media.kind)},
+          {"size_bytes", media.size_bytes},
+          {"sha256", sha},
+          {"download", "bizrelay.v1.UserChatService/DownloadMedia {\"media_id\": \"" +
+                           media.media_id + "\"} (CLI: bizrelay download " + media.media_id +
+                           " --out FILE), while the message is kept"}};
+}
+
 }  // namespace
 
 std::string DataRights::Export(pqxx::transaction_base& tx, hosting::KeyRing& keys,
@@ -113,13 +147,15 @@ std::string DataRights::Export(pqxx::transaction_base& tx, hosting::KeyRing& key
       bool more = rows.size() == 200;
       hosting::OpenBodies(tx, keys, &rows);
       for (const auto& m : rows) {
-        messages.push_back(
-            {{"message_id", m.message_id},
-             {"from", m.direction == hosting::Direction::kUserToBusiness ? "user" : "business"},
-             {"text", m.text},
-             {"template_name", m.template_name},
-             {"status", StatusName(m.status)},
-             {"created_at", Time(m.created_unix_micros)}});
+        json message = {
+            {"message_id", m.message_id},
+            {"from", m.direction == hosting::Direction::kUserToBusiness ? "user" : "business"},
+            {"text", m.text},
+            {"template_name", m.template_name},
+            {"status", StatusName(m.status)},
+            {"created_at", Time(m.created_unix_micros)}};
+        if (m.media) message["media"] = MediaJson(*m.media);
+        messages.push_back(std::move(message));
       }
       if (!more) break;
       after = last;
@@ -152,7 +188,9 @@ void DataRights::Erase(pqxx::transaction_base& tx, const std::string& user_id) {
                                           r[0].as<std::string>(), "", 0,
                                           static_cast<int>(hosting::NoticeKind::kChatLeft));
   }
+  // Media attached to these messages goes with them; uploads never attached go here.
   tx.exec_params0(kEraseMessages, user_id);
+  hosting::MediaRepository::DeletePendingOfUploader(tx, user_id);
   tx.exec_params0(kCloseChats, user_id);
   for (const char* sql : {kEraseLog, kEraseHead, kEraseAcks}) {
     tx.exec_params0(sql, user_id);

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "services/media/media_rules.h"
 #include "services/platform/log.h"
 
 extern char** environ;
@@ -70,12 +71,44 @@ std::vector<std::string> ParseRoles(const std::string& key, const std::string& v
   return roles;
 }
 
+// A comma-separated list of MIME types (type/subtype, lower case).
+std::vector<std::string> ParseMimeTypes(const std::string& key, const std::string& v) {
+  std::vector<std::string> types;
+  std::stringstream ss(v);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    item.erase(std::remove(item.begin(), item.end(), ' '), item.end());
+    if (item.empty()) continue;
+    auto slash = item.find('/');
+    bool ok = slash != std::string::npos && slash > 0 && slash + 1 < item.size() &&
+              item.find('/', slash + 1) == std::string::npos;
+    for (char c : item) {
+      if (!(std::islower(static_cast<unsigned char>(c)) ||
+            std::isdigit(static_cast<unsigned char>(c)) || c == '/' || c == '.' || c == '-' ||
+            c == '+')) {
+        ok = false;
+      }
+    }
+    if (!ok) throw ConfigError(key + ": not a MIME type: '" + item + "'");
+    types.push_back(item);
+  }
+  if (types.empty()) throw ConfigError(key + ": at least one type is needed");
+  return types;
+}
+
+std::string Joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ",") + i;
+  return out;
+}
+
 #define STR(field) [](Config& c, const std::string& v) { c.field = v; }
 #define INT(field, key, lo, hi) \
   lo, hi, [](Config& c, const std::string& v) { c.field = ParseInt(key, v, lo, hi); }
 #define BOOL(field, key) 0, 0, [](Config& c, const std::string& v) { c.field = ParseBool(key, v); }
 
 const std::vector<Option>& Options() {
+  static const std::string kDefaultMediaTypes = Joined(media::DefaultAllowedTypes());
   static const std::vector<Option> kOptions = {
       {"data_dir", Kind::kString, "./var",
        "Directory for the embedded PostgreSQL cluster and generated files (operator token)", 0, 0,
@@ -244,6 +277,34 @@ const std::vector<Option>& Options() {
        INT(retention_sweep_interval_ms, "retention.sweep_interval_ms", 10, 3600000)},
       {"retention.sweep_batch", Kind::kInt, "2000", "Rows deleted per sweeper transaction",
        INT(retention_sweep_batch, "retention.sweep_batch", 1, 100000)},
+      {"media.allowed_types", Kind::kList, kDefaultMediaTypes.c_str(),
+       "Comma-separated MIME types accepted for uploads; each upload's bytes must agree with "
+       "its declared type (libmagic)",
+       0, 0,
+       [](Config& c, const std::string& v) {
+         c.media_allowed_types = ParseMimeTypes("media.allowed_types", v);
+       }},
+      {"media.max_image_bytes", Kind::kInt, "5242880", "Largest image upload (image/*)",
+       INT(media_max_image_bytes, "media.max_image_bytes", 1, 1LL << 30)},
+      {"media.max_audio_bytes", Kind::kInt, "16777216", "Largest audio upload (audio/*)",
+       INT(media_max_audio_bytes, "media.max_audio_bytes", 1, 1LL << 30)},
+      {"media.max_video_bytes", Kind::kInt, "16777216", "Largest video upload (video/*)",
+       INT(media_max_video_bytes, "media.max_video_bytes", 1, 1LL << 30)},
+      {"media.max_document_bytes", Kind::kInt, "104857600",
+       "Largest document upload (every other allowed type)",
+       INT(media_max_document_bytes, "media.max_document_bytes", 1, 1LL << 30)},
+      {"media.max_chunk_bytes", Kind::kInt, "131072",
+       "Largest chunk in one upload message (must leave room in limits.max_message_bytes)",
+       INT(media_max_chunk_bytes, "media.max_chunk_bytes", 1024, 16 << 20)},
+      {"media.max_concurrent_uploads", Kind::kInt, "4",
+       "Uploads one user or business may run at once (per instance)",
+       INT(media_max_concurrent_uploads, "media.max_concurrent_uploads", 1, 1000)},
+      {"media.max_pending_bytes", Kind::kInt, "268435456",
+       "Bytes one user or business may hold in uploads not attached to a message",
+       INT(media_max_pending_bytes, "media.max_pending_bytes", 1, 1LL << 40)},
+      {"media.unattached_ttl_seconds", Kind::kInt, "900",
+       "An upload not attached to a message within this time is deleted by the sweeper",
+       INT(media_unattached_ttl_seconds, "media.unattached_ttl_seconds", 1, 7 * 86400)},
       {"webhooks.retry_horizon_seconds", Kind::kInt, "604800",
        "How long a webhook endpoint may fail without a success before it is disabled (7 days); "
        "a message is never sent past its own expiry",
@@ -437,6 +498,10 @@ LoadResult LoadConfig(int argc, const char* const* argv,
       throw ConfigError(
           "retention.default_seconds: must lie within retention.min_seconds and "
           "retention.max_seconds");
+    }
+    if (c.media_max_chunk_bytes + 1024 > c.limits_max_message_bytes) {
+      throw ConfigError(
+          "media.max_chunk_bytes: must be at least 1024 below limits.max_message_bytes");
     }
     if (!c.operator_token_sha256.empty() && c.operator_token_sha256.size() != 64) {
       throw ConfigError("operator.token_sha256: must be 64 hex characters");

@@ -74,6 +74,16 @@ struct Config {
   int64_t hosting_max_batch = 0;
   int64_t hosting_writer_threads = 0;
 
+  std::vector<std::string> media_allowed_types;
+  int64_t media_max_image_bytes = 0;
+  int64_t media_max_audio_bytes = 0;
+  int64_t media_max_video_bytes = 0;
+  int64_t media_max_document_bytes = 0;
+  int64_t media_max_chunk_bytes = 0;
+  int64_t media_max_concurrent_uploads = 0;
+  int64_t media_max_pending_bytes = 0;
+  int64_t media_unattached_ttl_seconds = 0;
+
   int64_t retention_default_seconds = 0;
   int64_t retention_min_seconds = 0;
   int64_t retention_max_seconds = 0;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 
 namespace bizrelay::daemon {
@@ -39,6 +40,39 @@ TEST(ConfigTest, MetricsCanBeTurnedOffWithAnEmptyAddress) {
   r = Load({"--tls-plaintext", "true", "--health-probe-interval-ms", "10"});
   EXPECT_EQ(r.outcome, LoadResult::Outcome::kError);
   EXPECT_NE(r.message.find("health.probe_interval_ms"), std::string::npos);
+}
+
+TEST(ConfigTest, MediaLimitsAndAllowlist) {
+  auto r = Load({"--tls-plaintext", "true"});
+  ASSERT_EQ(r.outcome, LoadResult::Outcome::kOk) << r.message;
+  EXPECT_EQ(r.config.media_max_image_bytes, 5 << 20);
+  EXPECT_EQ(r.config.media_max_audio_bytes, 16 << 20);
+  EXPECT_EQ(r.config.media_max_video_bytes, 16 << 20);
+  EXPECT_EQ(r.config.media_max_document_bytes, 100 << 20);
+  EXPECT_EQ(r.config.media_unattached_ttl_seconds, 900);
+  EXPECT_NE(std::find(r.config.media_allowed_types.begin(), r.config.media_allowed_types.end(),
+                      "application/pdf"),
+            r.config.media_allowed_types.end());
+  // A list in the file, a list in the environment.
+  r = Load({"--config", WriteYaml("tls: {plaintext: true}\nmedia:\n  allowed_types: [image/png, "
+                                  "application/pdf]\n")
+                            .c_str()});
+  ASSERT_EQ(r.outcome, LoadResult::Outcome::kOk) << r.message;
+  EXPECT_EQ(r.config.media_allowed_types,
+            (std::vector<std::string>{"image/png", "application/pdf"}));
+  r = Load({"--tls-plaintext", "true"}, {{"BIZRELAY_MEDIA_ALLOWED_TYPES", "text/plain"}});
+  ASSERT_EQ(r.outcome, LoadResult::Outcome::kOk) << r.message;
+  EXPECT_EQ(r.config.media_allowed_types, std::vector<std::string>{"text/plain"});
+  r = Load({"--tls-plaintext", "true", "--media-allowed-types", "pdf"});
+  EXPECT_EQ(r.outcome, LoadResult::Outcome::kError);
+  EXPECT_NE(r.message.find("media.allowed_types"), std::string::npos);
+  // A chunk must fit in a gRPC message.
+  r = Load({"--tls-plaintext", "true", "--media-max-chunk-bytes", "262144"});
+  EXPECT_EQ(r.outcome, LoadResult::Outcome::kError);
+  EXPECT_NE(r.message.find("media.max_chunk_bytes"), std::string::npos);
+  r = Load({"--tls-plaintext", "true", "--media-max-chunk-bytes", "262144",
+            "--limits-max-message-bytes", "1048576"});
+  EXPECT_EQ(r.outcome, LoadResult::Outcome::kOk) << r.message;
 }
 
 TEST(ConfigTest, FlagBeatsEnvironmentBeatsFile) {

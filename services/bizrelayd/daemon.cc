@@ -12,6 +12,7 @@
 #include "services/account/account_service.h"
 #include "services/hosting/business_service.h"
 #include "services/hosting/user_chat_service.h"
+#include "services/media/content_type.h"
 #include "services/operator/operator_service.h"
 #include "services/personal/personal_relay_service.h"
 #include "services/personal/personal_sweeper.h"
@@ -405,6 +406,18 @@ void Daemon::Start() {
     h.sends_per_second = static_cast<double>(config_.hosting_sends_per_second);
     h.max_batch = static_cast<size_t>(config_.hosting_max_batch);
     h.writer_threads = static_cast<int>(config_.hosting_writer_threads);
+    h.media.allowed_types = config_.media_allowed_types;
+    h.media.max_image_bytes = config_.media_max_image_bytes;
+    h.media.max_audio_bytes = config_.media_max_audio_bytes;
+    h.media.max_video_bytes = config_.media_max_video_bytes;
+    h.media.max_document_bytes = config_.media_max_document_bytes;
+    h.media.max_chunk_bytes = static_cast<size_t>(config_.media_max_chunk_bytes);
+    h.media.max_concurrent_uploads = static_cast<int>(config_.media_max_concurrent_uploads);
+    h.media.max_pending_bytes = config_.media_max_pending_bytes;
+    h.media.unattached_ttl = std::chrono::seconds(config_.media_unattached_ttl_seconds);
+    upload_slots_ = std::make_unique<hosting::UploadSlots>(h.media.max_concurrent_uploads);
+    // Loads libmagic's database now: a machine without it fails at start, not on an upload.
+    media::DetectMimeType("");
 
     store::DbPoolOptions writer_options = pool_options;
     writer_options.workers = h.writer_threads;
@@ -424,7 +437,8 @@ void Daemon::Start() {
                              .batcher = batcher_.get(),
                              .hub = hub_.get(),
                              .keys = keys_.get(),
-                             .send_limiter = send_limiter_.get()};
+                             .send_limiter = send_limiter_.get(),
+                             .upload_slots = upload_slots_.get()};
 
     auto health = std::make_unique<rpc::HealthService>();
     auto accounts = std::make_unique<account::AccountServiceImpl>(
@@ -474,6 +488,9 @@ void Daemon::Start() {
                     {{"kind", "messages"}}),
         .deleted_events = Counter("bizrelay_sweeper_deleted_total",
                                   "Rows deleted by the retention sweepers.", {{"kind", "events"}}),
+        .deleted_media =
+            Counter("bizrelay_sweeper_deleted_total", "Rows deleted by the retention sweepers.",
+                    {{"kind", "unattached_media"}}),
         .failures = Counter("bizrelay_sweeper_failures_total", "Sweeps that failed.",
                             {{"path", "hosting"}}),
         .lag_seconds = Gauge("bizrelay_sweeper_expiry_lag_seconds",

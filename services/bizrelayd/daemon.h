@@ -13,6 +13,7 @@
 #include "services/bizrelayd/config.h"
 #include "services/crypto/blind_rsa.h"
 #include "services/hosting/keyring.h"
+#include "services/hosting/media_streams.h"
 #include "services/hosting/rules.h"
 #include "services/hosting/send_batcher.h"
 #include "services/hosting/sweeper.h"
@@ -98,6 +99,7 @@ class Daemon {
   std::unique_ptr<hosting::SendBatcher> batcher_;
   std::unique_ptr<store::NotifyHub> hub_;
   std::unique_ptr<RateLimiter> send_limiter_;
+  std::unique_ptr<hosting::UploadSlots> upload_slots_;
   std::unique_ptr<hosting::KeyRing> keys_;
   std::unique_ptr<hosting::Sweeper> sweeper_;
   // Webhook delivery: its own wake-ups and its own database connection.

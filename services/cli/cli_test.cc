@@ -173,6 +173,30 @@ TEST(ParseTest, UserCommandsFillTheirRequests) {
   ExpectUsageError({}, "a command is required: one of register, whoami");
 }
 
+TEST(ParseTest, MediaCommandsCarryTheFileCaptionAndOffset) {
+  auto send = ParseAs<SendFile>({"send", "b1", "caption", "--file", "/etc/hostname"});
+  EXPECT_EQ(send.message.business_id(), "b1");
+  EXPECT_EQ(send.message.text(), "caption");
+  EXPECT_EQ(send.path, "/etc/hostname");
+  EXPECT_TRUE(send.mime_type.empty());
+  auto bare = ParseAs<SendFile>({"send", "b1", "--file", "/etc/hostname", "--type", "text/plain"});
+  EXPECT_EQ(bare.message.text(), "");
+  EXPECT_EQ(bare.mime_type, "text/plain");
+  auto reply = ParseAs<ReplyFile>({"reply", "c1", "--file", "/etc/hostname"});
+  EXPECT_EQ(reply.reply.conversation_id(), "c1");
+  auto dl = ParseAs<DownloadFile>({"download", "m1", "--out", "f", "--offset", "42"});
+  EXPECT_EQ(dl.media_id, "m1");
+  EXPECT_EQ(dl.offset, 42);
+  EXPECT_FALSE(dl.resume);
+  EXPECT_FALSE(dl.as_business);
+  auto resume = ParseAs<DownloadFile>({"download", "m1", "--out", "f", "--resume", "--business"});
+  EXPECT_TRUE(resume.resume);
+  EXPECT_TRUE(resume.as_business);
+  ExpectUsageError({"download", "m1"}, "--out");
+  ExpectUsageError({"download", "m1", "--out", "f", "--resume", "--offset", "3"}, "excludes");
+  ExpectUsageError({"send", "b1", "x", "--file", "/nonexistent/file"}, "--file");
+}
+
 TEST(ParseTest, SendGeneratesAFreshKeyUnlessOneIsGiven) {
   Invocation inv;
   auto first = ParseAs<v1::SendMessageRequest>({"send", "b1", "hello there"}, &inv);

@@ -12,6 +12,7 @@
 #include "services/cli/chat_commands.h"
 #include "services/cli/credentials.h"
 #include "services/cli/format.h"
+#include "services/cli/media_commands.h"
 #include "services/cli/operator_commands.h"
 #include "services/cli/personal_commands.h"
 #include "services/cli/rpc_error.h"
@@ -27,6 +28,7 @@ class Commands : AccountCommands,
                  OperatorCommands,
                  ChatCommands,
                  BusinessCommands,
+                 MediaCommands,
                  PersonalCommands {
  public:
   explicit Commands(Session& session)
@@ -34,11 +36,13 @@ class Commands : AccountCommands,
         OperatorCommands(session),
         ChatCommands(session),
         BusinessCommands(session),
+        MediaCommands(session),
         PersonalCommands(session) {}
 
   using AccountCommands::Do;
   using BusinessCommands::Do;
   using ChatCommands::Do;
+  using MediaCommands::Do;
   using OperatorCommands::Do;
   using PersonalCommands::Do;
 };

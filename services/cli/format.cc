@@ -62,13 +62,20 @@ std::string DisclosureTerms(const v1::Disclosure& d) {
   return out;
 }
 
+// " [media ID TYPE N bytes]" for a message with media, else "".
+std::string MediaSuffix(const v1::HostedMessage& m) {
+  if (!m.has_media()) return "";
+  return " [media " + Printable(m.media().media_id()) + " " + Printable(m.media().mime_type()) +
+         " " + std::to_string(m.media().size_bytes()) + " bytes]";
+}
+
 template <typename Event>
 std::string EventLine(const Event& e) {
   std::string out = std::to_string(e.position());
   if (e.has_message()) {
     const v1::HostedMessage& m = e.message();
     out += " message " + Printable(m.conversation_id()) + " " + Printable(m.message_id()) + " " +
-           Printable(m.text());
+           Printable(m.text()) + MediaSuffix(m);
   } else if (e.has_status_change()) {
     const v1::MessageStatusChange& s = e.status_change();
     out += " status " + Printable(s.conversation_id()) + " " + Printable(s.message_id()) + " " +
@@ -234,11 +241,23 @@ std::string FormatStarted(const v1::StartChatResponse& response) {
 
 std::string FormatChatState(v1::ChatState state) { return Field("state", StateLabel(state)); }
 
+std::string FormatMedia(const v1::MediaInfo& media) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string sha;
+  for (unsigned char c : media.sha256()) {
+    sha += kHex[c >> 4];
+    sha += kHex[c & 15];
+  }
+  return Field("media_id", media.media_id()) + Field("mime_type", media.mime_type()) +
+         Field("size_bytes", std::to_string(media.size_bytes())) + Field("sha256", sha);
+}
+
 std::string FormatSent(const v1::HostedMessage& message, bool replayed, std::string_view key) {
   std::string out = Field("message_id", message.message_id()) +
                     Field("conversation_id", message.conversation_id()) +
                     Field("status", StatusLabel(message.status()));
   if (!message.template_name().empty()) out += Field("text", message.text());
+  if (message.has_media()) out += FormatMedia(message.media());
   if (replayed) out += "replayed: true (an earlier call with this key was stored)\n";
   if (!key.empty()) out += Field("idempotency_key", key);
   return out;
@@ -260,7 +279,7 @@ std::string FormatMessages(const google::protobuf::RepeatedPtrField<v1::HostedMe
   for (const v1::HostedMessage& m : messages) {
     out += Time(m.create_time()) + "  " + Printable(m.message_id()) + "  " +
            AuthorLabel(m.direction()) + "  " + StatusLabel(m.status()) + "  " +
-           Printable(m.text()) + "\n";
+           Printable(m.text()) + MediaSuffix(m) + "\n";
   }
   return out;
 }

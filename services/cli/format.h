@@ -46,6 +46,8 @@ std::string FormatDisclosure(const v1::GetBusinessDisclosureResponse& response);
 std::string FormatStarted(const v1::StartChatResponse& response);
 std::string FormatChatState(v1::ChatState state);
 // `key` is shown when not empty (a generated idempotency key the user may need to retry).
+// media_id, mime_type, size_bytes and the hex SHA-256, one per line.
+std::string FormatMedia(const v1::MediaInfo& media);
 std::string FormatSent(const v1::HostedMessage& message, bool replayed, std::string_view key);
 std::string FormatMarked(int32_t marked);
 std::string FormatChats(const v1::ListChatsResponse& response);

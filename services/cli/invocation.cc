@@ -344,15 +344,39 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args, const Environ
   CLI::App* send = app.add_subcommand("send", "Send a message to a business");
   send->group(kUserGroup);
   business_id(send);
-  send->add_option("TEXT", v.text, "Message text")->required();
+  CLI::Option* send_text =
+      send->add_option("TEXT", v.text, "Message text (with --file: the caption, may be left out)");
+  std::string send_file, send_type;
+  send->add_option("--file", send_file, "Upload this file and send it with TEXT as its caption")
+      ->check(CLI::ExistingFile);
+  send->add_option("--type", send_type, "MIME type of --file (default: read from its bytes)");
   auto send_key = idempotency_key(send);
   send->callback([&, send_key] {
     v1::SendMessageRequest r;
     r.set_business_id(v.business_id);
     r.set_text(v.text);
     r.set_idempotency_key(send_key());
-    set(r);
+    if (send_file.empty()) {
+      if (send_text->count() == 0) throw CLI::RequiredError("TEXT (or --file)");
+      set(r);
+    } else {
+      set(SendFile{.message = r, .path = send_file, .mime_type = send_type});
+    }
   });
+  CLI::App* download =
+      app.add_subcommand("download", "Download the media of a message into a file");
+  download->group(kUserGroup);
+  DownloadFile dl;
+  download->add_option("MEDIA_ID", dl.media_id, "Media id (HostedMessage.media)")->required();
+  download->add_option("--out", dl.out, "File to write")->required();
+  CLI::Option* offset_opt =
+      download->add_option("--offset", dl.offset, "Start at this byte (the file is cut there)")
+          ->check(CLI::NonNegativeNumber);
+  download->add_flag("--resume", dl.resume, "Go on from the end of a partly downloaded --out")
+      ->excludes(offset_opt);
+  download->add_flag("--business", dl.as_business,
+                     "Download as the business (API key) rather than as the user");
+  download->callback([&] { set(dl); });
   CLI::App* chats = app.add_subcommand("chats", "List the user's chats");
   chats->group(kUserGroup);
   paging(chats);
@@ -404,14 +428,24 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args, const Environ
   CLI::App* reply = app.add_subcommand("reply", "Reply to a user with free text");
   reply->group(kBusinessGroup);
   conversation_id(reply);
-  reply->add_option("TEXT", v.text, "Message text")->required();
+  CLI::Option* reply_text =
+      reply->add_option("TEXT", v.text, "Message text (with --file: the caption, may be left out)");
+  std::string reply_file, reply_type;
+  reply->add_option("--file", reply_file, "Upload this file and send it with TEXT as its caption")
+      ->check(CLI::ExistingFile);
+  reply->add_option("--type", reply_type, "MIME type of --file (default: read from its bytes)");
   auto reply_key = idempotency_key(reply);
   reply->callback([&, reply_key] {
     v1::SendReplyRequest r;
     r.set_conversation_id(v.conversation_id);
     r.set_text(v.text);
     r.set_idempotency_key(reply_key());
-    set(r);
+    if (reply_file.empty()) {
+      if (reply_text->count() == 0) throw CLI::RequiredError("TEXT (or --file)");
+      set(r);
+    } else {
+      set(ReplyFile{.reply = r, .path = reply_file, .mime_type = reply_type});
+    }
   });
   CLI::App* tmpl = app.add_subcommand("template", "Manage and send template messages");
   tmpl->group(kBusinessGroup);

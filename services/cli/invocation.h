@@ -64,6 +64,30 @@ struct PersonalListen {
   int64_t after_sequence = 0;
 };
 
+// send --file (user) and reply --file (business): uploads the file (UploadMedia), then sends
+// `message` with the media attached and its text as the caption.
+struct SendFile {
+  v1::SendMessageRequest message;
+  std::string path;
+  // Declared type; empty: what libmagic reads from the file.
+  std::string mime_type;
+};
+struct ReplyFile {
+  v1::SendReplyRequest reply;
+  std::string path;
+  std::string mime_type;
+};
+// download: the content of media into `out` from `offset` (the file is cut there and written
+// on); with `resume` the offset is the file's present size. `as_business` uses
+// BusinessService (a business API key) instead of UserChatService.
+struct DownloadFile {
+  std::string media_id;
+  std::string out;
+  int64_t offset = 0;
+  bool resume = false;
+  bool as_business = false;
+};
+
 // Downloads everything held about the user into `out` (mode 0600): the account's export and,
 // when a personal key store exists, the mailbox's export under "personal_mailbox".
 struct ExportData {
@@ -86,13 +110,14 @@ using Request = std::variant<
     // from the disclosure it fetches first.
     v1::GetBusinessDisclosureRequest, v1::StartChatRequest, v1::BlockBusinessRequest,
     v1::UnblockBusinessRequest, v1::LeaveChatRequest, v1::SendMessageRequest, v1::MarkReadRequest,
-    v1::ListChatsRequest, v1::ListChatMessagesRequest, v1::StreamEventsRequest,
+    v1::ListChatsRequest, v1::ListChatMessagesRequest, v1::StreamEventsRequest, SendFile,
+    DownloadFile,
     // BusinessService
     v1::StreamInboxRequest, v1::SendReplyRequest, v1::MarkMessagesReadRequest,
     v1::CreateTemplateRequest, v1::ListTemplatesRequest, v1::ListConversationsRequest,
     v1::ListMessagesRequest, v1::UpdateProfileRequest, v1::CreateWebhookEndpointRequest,
     v1::ListWebhookEndpointsRequest, v1::UpdateWebhookEndpointRequest,
-    v1::DeleteWebhookEndpointRequest, v1::TestWebhookEndpointRequest,
+    v1::DeleteWebhookEndpointRequest, v1::TestWebhookEndpointRequest, ReplyFile,
     // PersonalRelayService (and AccountService for send tokens)
     PersonalInit, PersonalTokens, PersonalRefill, PersonalSend, PersonalListen>;
 

@@ -71,6 +71,15 @@ class Session {
     return call(&ctx);
   }
 
+  // `call(ClientContext*)` runs one streaming call (no deadline: an upload or download takes as
+  // long as its bytes do); returns its status.
+  template <typename Fn>
+  grpc::Status Stream(Fn&& call) const {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, /*with_deadline=*/false);
+    return call(&ctx);
+  }
+
   template <typename Fn>
   void Unary(Fn&& call) const {
     grpc::Status status = Call(std::forward<Fn>(call));

@@ -2,6 +2,7 @@
 
 #include "services/hosting/convert.h"
 #include "services/hosting/event_stream.h"
+#include "services/hosting/media_streams.h"
 #include "services/platform/token.h"
 #include "services/rpc/bearer.h"
 
@@ -43,7 +44,8 @@ grpc::ServerUnaryReactor* BusinessServiceImpl::SendReply(grpc::CallbackServerCon
       request->text(),
       request->template_name(),
       {request->template_parameters().begin(), request->template_parameters().end()},
-      request->idempotency_key()};
+      request->idempotency_key(),
+      request->media_id()};
   auto token = rpc::BearerToken(ctx->client_metadata());
   return AsBusiness(
       ctx,
@@ -167,6 +169,21 @@ grpc::ServerUnaryReactor* BusinessServiceImpl::LabelConversation(
       ctx, nullptr,
       [this, conv = request->conversation_id(), label = request->label()](
           auto& tx, const auto& business) { desk_.LabelConversation(tx, business, conv, label); });
+}
+
+grpc::ServerReadReactor<v1::BusinessServiceUploadMediaRequest>* BusinessServiceImpl::UploadMedia(
+    grpc::CallbackServerContext* ctx, v1::BusinessServiceUploadMediaResponse* response) {
+  return UploadReactor<
+      v1::BusinessServiceUploadMediaRequest,
+      v1::BusinessServiceUploadMediaResponse>::Start(ctx, env_, auth::PrincipalKind::kBusiness,
+                                                     response);
+}
+
+grpc::ServerWriteReactor<v1::BusinessServiceDownloadMediaResponse>*
+BusinessServiceImpl::DownloadMedia(grpc::CallbackServerContext* ctx,
+                                   const v1::BusinessServiceDownloadMediaRequest* request) {
+  return DownloadReactor<v1::BusinessServiceDownloadMediaResponse>::Start(
+      ctx, env_, auth::PrincipalKind::kBusiness, request->media_id(), request->offset());
 }
 
 }  // namespace bizrelay::hosting

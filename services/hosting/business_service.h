@@ -54,6 +54,12 @@ class BusinessServiceImpl : public v1::BusinessService::CallbackService {
       grpc::CallbackServerContext* ctx, const std::function<void()>& check,
       std::function<void(pqxx::transaction_base&, const std::string&)> work);
 
+  grpc::ServerReadReactor<v1::BusinessServiceUploadMediaRequest>* UploadMedia(
+      grpc::CallbackServerContext* ctx, v1::BusinessServiceUploadMediaResponse* response) override;
+  grpc::ServerWriteReactor<v1::BusinessServiceDownloadMediaResponse>* DownloadMedia(
+      grpc::CallbackServerContext* ctx,
+      const v1::BusinessServiceDownloadMediaRequest* request) override;
+
  private:
   const HostingEnv env_;
   const BusinessDesk desk_;

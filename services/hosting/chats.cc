@@ -5,6 +5,7 @@
 #include "services/auth/credentials.h"
 #include "services/hosting/conversation_repository.h"
 #include "services/hosting/event_repository.h"
+#include "services/hosting/media_repository.h"
 #include "services/hosting/message_repository.h"
 #include "services/hosting/template_repository.h"
 #include "services/hosting/terms_repository.h"
@@ -74,14 +75,72 @@ Page<MessageRow> MessagesPage(pqxx::transaction_base& tx, KeyRing& keys,
 
 }  // namespace
 
+namespace {
+
+// Sets `media` on the messages that have media attached, with its SHA-256 opened (one query for
+// all of them). Runs after OpenOne, so every message's business still has its data key.
+void AttachMedia(pqxx::transaction_base& tx, KeyRing& keys, const std::vector<MessageRow*>& rows) {
+  if (rows.empty()) return;
+  std::vector<std::string> ids;
+  for (const MessageRow* m : rows) ids.push_back(m->message_id);
+  auto found = MediaRepository::OfMessages(tx, ids);
+  if (found.empty()) return;
+  std::map<std::string, MediaRow*> by_message;
+  for (auto& md : found) by_message[md.message_id] = &md;
+  for (MessageRow* m : rows) {
+    auto it = by_message.find(m->message_id);
+    if (it == by_message.end()) continue;
+    MediaRow media = *it->second;
+    auto key = keys.DataKey(tx, m->business_id, /*create=*/false);
+    if (!key) continue;
+    auto sha256 = KeyRing::OpenChunk(*key, media.media_id, -1, media.sealed_sha256);
+    if (sha256) media.sha256 = std::move(*sha256);
+    media.sealed_sha256.clear();
+    m->media = std::move(media);
+  }
+}
+
+}  // namespace
+
 void OpenBodies(pqxx::transaction_base& tx, KeyRing& keys, std::vector<MessageRow>* rows) {
   std::erase_if(*rows, [&](MessageRow& m) { return !OpenOne(tx, keys, &m); });
+  std::vector<MessageRow*> opened;
+  for (auto& m : *rows) opened.push_back(&m);
+  AttachMedia(tx, keys, opened);
 }
 
 void OpenBodies(pqxx::transaction_base& tx, KeyRing& keys, std::vector<EventRow>* events) {
   std::erase_if(*events, [&](EventRow& e) {
     return e.kind == EventKind::kMessage && !OpenOne(tx, keys, &e.message);
   });
+  std::vector<MessageRow*> opened;
+  for (auto& e : *events) {
+    if (e.kind == EventKind::kMessage) opened.push_back(&e.message);
+  }
+  AttachMedia(tx, keys, opened);
+}
+
+std::optional<MediaRow> MediaOfMessage(pqxx::transaction_base& tx, KeyRing& keys,
+                                       const MessageRow& message) {
+  MessageRow copy = message;
+  AttachMedia(tx, keys, {&copy});
+  return copy.media;
+}
+
+MediaRow AttachUpload(pqxx::transaction_base& tx, KeyRing& keys, const std::string& media_id,
+                      const std::string& uploader_id, bool user_uploaded,
+                      const MessageRow& message) {
+  auto media = MediaRepository::Attach(tx, media_id, uploader_id,
+                                       user_uploaded ? Uploader::kUser : Uploader::kBusiness,
+                                       message.business_id, message.message_id);
+  if (!media) throw NotFound("media");
+  auto key = keys.DataKey(tx, message.business_id, /*create=*/false);
+  if (key) {
+    auto sha256 = KeyRing::OpenChunk(*key, media->media_id, -1, media->sealed_sha256);
+    if (sha256) media->sha256 = std::move(*sha256);
+  }
+  media->sealed_sha256.clear();
+  return *media;
 }
 
 void OffboardBusiness(pqxx::transaction_base& tx, KeyRing& keys, const std::string& business_id) {
@@ -91,6 +150,7 @@ void OffboardBusiness(pqxx::transaction_base& tx, KeyRing& keys, const std::stri
     throw NotFound("business");
   }
   TermsRepository::Offboard(tx, business_id);
+  MediaRepository::DeleteAllOfBusiness(tx, business_id);
   auth::CredentialRepository::RevokeAll(tx, business_id);
   keys.Destroy(tx, business_id);
 }
@@ -214,7 +274,13 @@ Page<MessageRow> UserChats::ListMessages(pqxx::transaction_base& tx, const std::
 
 void BusinessDesk::CheckReply(const Reply& reply) const {
   CheckIdempotencyKey(reply.idempotency_key, options_);
-  if (reply.template_name.empty()) {
+  if (!reply.media_id.empty()) {
+    CheckId("media", reply.media_id);
+    if (!reply.template_name.empty()) {
+      throw InvalidField("media_id", "media goes with a free-form reply, not with a template");
+    }
+    CheckCaption("text", reply.text, options_);
+  } else if (reply.template_name.empty()) {
     CheckMessageText("text", reply.text, options_);
     if (!reply.parameters.empty()) {
       throw InvalidField("template_parameters", "parameters need a template_name");
@@ -236,6 +302,10 @@ SentMessage BusinessDesk::SendReply(pqxx::transaction_base& tx, const std::strin
     hash_parts.push_back(k);
     hash_parts.push_back(v);
   }
+  if (!reply.media_id.empty()) {
+    hash_parts.push_back("media");
+    hash_parts.push_back(reply.media_id);
+  }
   std::string request_hash = RequestHash(hash_parts);
 
   auto chat = ConversationRepository::ConversationOfBusiness(tx, business_id, reply.conversation_id,
@@ -250,6 +320,7 @@ SentMessage BusinessDesk::SendReply(pqxx::transaction_base& tx, const std::strin
     MessageRow replayed = earlier->first;
     replayed.sealed.clear();
     replayed.text = reply.text;
+    if (!reply.media_id.empty()) replayed.media = MediaOfMessage(tx, *keys_, replayed);
     return {replayed, true};
   }
   // A user who left or blocked is out of reach; say so exactly as for an unknown conversation.
@@ -271,6 +342,10 @@ SentMessage BusinessDesk::SendReply(pqxx::transaction_base& tx, const std::strin
   MessageRow message = MessageRepository::InsertMessage(
       tx, *chat, Direction::kBusinessToUser, text, reply.template_name, reply.idempotency_key,
       request_hash, *data_key, options_.default_lifetime_seconds);
+  if (!reply.media_id.empty()) {
+    message.media = AttachUpload(tx, *keys_, reply.media_id, business_id,
+                                 /*user_uploaded=*/false, message);
+  }
   EventRepository::AppendEvent(tx, chat->user_id, EventKind::kMessage, chat->conversation_id,
                                message.message_id);
   return {message, false};

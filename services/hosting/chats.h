@@ -80,12 +80,13 @@ class BusinessDesk {
     std::string template_name;  // registered template, or empty
     std::map<std::string, std::string> parameters;
     std::string idempotency_key;
+    std::string media_id;  // an upload of this business to attach, or empty
   };
   // Checks fields that need no database (INVALID_ARGUMENT).
   void CheckReply(const Reply& reply) const;
   // The conversation must be this business's and open (otherwise NOT_FOUND, as for an unknown
-  // one). Free text needs the service window open (FAILED_PRECONDITION
-  // OUTSIDE_SERVICE_WINDOW); a template works any time.
+  // one). Media is attached in the same transaction as the message is stored. Free text needs the
+  // service window open (FAILED_PRECONDITION OUTSIDE_SERVICE_WINDOW); a template works any time.
   SentMessage SendReply(pqxx::transaction_base& tx, const std::string& business_id,
                         const Reply& reply) const;
 
@@ -143,6 +144,17 @@ class BusinessDesk {
 void OpenBodies(pqxx::transaction_base& tx, KeyRing& keys, std::vector<MessageRow>* rows);
 // The same for the message events among `events`.
 void OpenBodies(pqxx::transaction_base& tx, KeyRing& keys, std::vector<EventRow>* events);
+
+// The media attached to `message`, with its SHA-256 opened; nullopt if none.
+std::optional<MediaRow> MediaOfMessage(pqxx::transaction_base& tx, KeyRing& keys,
+                                       const MessageRow& message);
+// Attaches the upload `media_id` of `uploader_id` (a user if `user_uploaded`, else the
+// business) to the just stored `message`, in the caller's transaction: NOT_FOUND if it is not a
+// complete, unattached upload of that uploader for the message's business (the caller's
+// transaction must then be rolled back, message included).
+MediaRow AttachUpload(pqxx::transaction_base& tx, KeyRing& keys, const std::string& media_id,
+                      const std::string& uploader_id, bool user_uploaded,
+                      const MessageRow& message);
 
 // Offboards a business: disables it, revokes its keys, destroys its data key (nothing it stored
 // can be read from this moment) and lets the sweeper remove its messages. Idempotent;

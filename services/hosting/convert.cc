@@ -79,6 +79,15 @@ void ToProto(const MessageRow& m, v1::HostedMessage* out) {
   out->set_status(StatusOf(m.status));
   *out->mutable_create_time() =
       google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(m.created_unix_micros);
+  if (m.media) ToProto(*m.media, out->mutable_media());
+}
+
+void ToProto(const MediaRow& m, v1::MediaInfo* out) {
+  out->set_media_id(m.media_id);
+  out->set_mime_type(m.mime_type);
+  out->set_kind(static_cast<v1::MediaKind>(m.kind));
+  out->set_size_bytes(m.size_bytes);
+  out->set_sha256(m.sha256);
 }
 
 void ToProto(const DisclosureView& d, v1::Disclosure* out) {

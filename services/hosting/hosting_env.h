@@ -10,6 +10,8 @@
 
 namespace bizrelay::hosting {
 
+class UploadSlots;
+
 // What the hosting services share; owned by the daemon, outliving the services.
 struct HostingEnv {
   rpc::RpcEnv rpc;
@@ -20,6 +22,8 @@ struct HostingEnv {
   KeyRing* keys = nullptr;
   // Sends per credential (keyed by token hash).
   RateLimiter* send_limiter = nullptr;
+  // Media uploads running per principal on this instance.
+  UploadSlots* upload_slots = nullptr;
 };
 
 // RESOURCE_EXHAUSTED (reason RATE_LIMITED, with a retry delay) if the credential is over its

@@ -114,6 +114,25 @@ std::optional<std::string> KeyRing::OpenBody(const std::string& data_key,
   return Aes256GcmOpen(data_key, sealed, business_id + "|" + conversation_id + "|" + message_id);
 }
 
+namespace {
+
+std::string ChunkAad(const std::string& media_id, int64_t index) {
+  return "bizrelay-media-v1|" + media_id + "|" + std::to_string(index);
+}
+
+}  // namespace
+
+std::string KeyRing::SealChunk(const std::string& data_key, const std::string& media_id,
+                               int64_t index, std::string_view bytes) {
+  return Aes256GcmSeal(data_key, bytes, ChunkAad(media_id, index));
+}
+
+std::optional<std::string> KeyRing::OpenChunk(const std::string& data_key,
+                                              const std::string& media_id, int64_t index,
+                                              std::string_view sealed) {
+  return Aes256GcmOpen(data_key, sealed, ChunkAad(media_id, index));
+}
+
 int KeyRing::RewrapAll(pqxx::transaction_base& tx) {
   int n = 0;
   for (const auto& r : tx.exec_params(kStaleKeys, current_.id)) {

@@ -5,6 +5,7 @@
 #include <optional>
 #include <pqxx/pqxx>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace bizrelay::hosting {
@@ -47,6 +48,15 @@ class KeyRing {
                                              const std::string& conversation_id,
                                              const std::string& message_id,
                                              const std::string& sealed);
+
+  // Media content (hosting.media_chunks): chunk `index` of media `media_id`, with
+  // "bizrelay-media-v1|media id|index" as associated data, so a chunk moved to another media or
+  // position no longer opens. Index -1 seals the content's SHA-256.
+  static std::string SealChunk(const std::string& data_key, const std::string& media_id,
+                               int64_t index, std::string_view bytes);
+  static std::optional<std::string> OpenChunk(const std::string& data_key,
+                                              const std::string& media_id, int64_t index,
+                                              std::string_view sealed);
 
   // Re-wraps every data key not wrapped by the current master key (messages are untouched).
   // Returns how many were re-wrapped; throws if a key was wrapped by an unknown master key.

@@ -26,6 +26,20 @@ enum class NoticeKind : int {
 };
 enum class MessageStatus : int { kSent = 1, kDelivered = 2, kRead = 3 };
 
+// Media attached to a message (hosting.media). `sha256` is empty as read from the database
+// (`sealed_sha256` set) until opened with the business's data key.
+struct MediaRow {
+  std::string media_id;
+  std::string business_id;
+  std::string message_id;  // empty while pending
+  std::string mime_type;
+  int kind = 0;  // media::MediaKind
+  int64_t size_bytes = 0;
+  int chunk_bytes = 0;
+  std::string sealed_sha256;
+  std::string sha256;
+};
+
 // A hosted message. Rows come from the database with `sealed` set and `text` empty; the
 // domain layer opens them with the business's data key (KeyRing).
 struct MessageRow {
@@ -38,6 +52,8 @@ struct MessageRow {
   std::string template_name;
   MessageStatus status = MessageStatus::kSent;
   int64_t created_unix_micros = 0;
+  // Set by OpenBodies when media is attached.
+  std::optional<MediaRow> media;
 };
 
 struct ConversationRow {

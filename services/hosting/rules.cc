@@ -84,6 +84,11 @@ void CheckMessageText(const std::string& field, const std::string& text,
   CheckText(field, text, 1, options.max_text_chars, /*multiline=*/true);
 }
 
+void CheckCaption(const std::string& field, const std::string& text,
+                  const HostingOptions& options) {
+  CheckText(field, text, 0, options.max_text_chars, /*multiline=*/true);
+}
+
 void CheckIdempotencyKey(const std::string& key, const HostingOptions& options) {
   CheckText("idempotency_key", key, 1, options.max_idempotency_key_chars);
 }

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "services/media/media_rules.h"
+
 namespace bizrelay::hosting {
 
 // Limits and timings of the hosting path; each is a configuration option of bizrelayd.
@@ -34,6 +36,8 @@ struct HostingOptions {
   int writer_threads = 2;
   // Events read from the database per fetch for one stream (its queue bound).
   int stream_page = 100;
+  // Media uploads: allowlist, sizes, chunk and pending limits.
+  media::MediaOptions media;
 };
 
 // Page sizes: `requested` 0 means `fallback`; above `max` is clamped to `max`; negative is
@@ -49,6 +53,8 @@ std::vector<std::string> DecodePageToken(const std::string& token, size_t expect
 // Request fields (INVALID_ARGUMENT naming the field).
 void CheckMessageText(const std::string& field, const std::string& text,
                       const HostingOptions& options);
+// A caption of attached media: like a message text, but may be empty.
+void CheckCaption(const std::string& field, const std::string& text, const HostingOptions& options);
 void CheckIdempotencyKey(const std::string& key, const HostingOptions& options);
 
 // SHA-256 over the length-prefixed parts: what a retry must repeat exactly.

@@ -2,6 +2,7 @@
 
 #include <pqxx/pqxx>
 
+#include "services/hosting/media_repository.h"
 #include "services/platform/log.h"
 
 namespace bizrelay::hosting {
@@ -62,6 +63,13 @@ SweepReport Sweeper::SweepOnce(const std::string& conninfo, int batch,
   }
   while (true) {
     pqxx::work tx(conn);
+    int64_t n = MediaRepository::DeleteExpiredPending(tx, batch);
+    tx.commit();
+    report.deleted_media += n;
+    if (n < batch) break;
+  }
+  while (true) {
+    pqxx::work tx(conn);
     auto n = tx.exec_params0(kDeleteOldEvents, batch, max_lifetime_seconds).affected_rows();
     tx.commit();
     report.deleted_events += static_cast<int64_t>(n);
@@ -84,13 +92,18 @@ void Sweeper::Loop() {
       if (metrics_.deleted_events) {
         metrics_.deleted_events->Add(static_cast<uint64_t>(r.deleted_events));
       }
+      if (metrics_.deleted_media) {
+        metrics_.deleted_media->Add(static_cast<uint64_t>(r.deleted_media));
+      }
       if (metrics_.lag_seconds) metrics_.lag_seconds->Set(r.lag_seconds);
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                     std::chrono::steady_clock::now() - start)
                     .count();
-      if (r.deleted_messages > 0 || r.deleted_events > 0) {
-        spdlog::info("event=sweep deleted_messages={} deleted_events={} lag_s={:.3f} took_ms={}",
-                     r.deleted_messages, r.deleted_events, r.lag_seconds, ms);
+      if (r.deleted_messages > 0 || r.deleted_events > 0 || r.deleted_media > 0) {
+        spdlog::info(
+            "event=sweep deleted_messages={} deleted_events={} deleted_unattached_media={} "
+            "lag_s={:.3f} took_ms={}",
+            r.deleted_messages, r.deleted_events, r.deleted_media, r.lag_seconds, ms);
       } else {
         spdlog::debug("event=sweep deleted_messages=0 lag_s={:.3f}", r.lag_seconds);
       }

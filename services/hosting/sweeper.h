@@ -15,6 +15,8 @@ namespace bizrelay::hosting {
 struct SweepReport {
   int64_t deleted_messages = 0;
   int64_t deleted_events = 0;
+  // Uploads never attached to a message, past media.unattached_ttl_seconds.
+  int64_t deleted_media = 0;
   // Now minus the oldest expiry still present after the sweep (0 if none is left).
   double lag_seconds = 0;
 };
@@ -23,6 +25,7 @@ struct SweepReport {
 struct SweeperMetrics {
   metrics::Counter* deleted_messages = nullptr;
   metrics::Counter* deleted_events = nullptr;
+  metrics::Counter* deleted_media = nullptr;
   metrics::Counter* failures = nullptr;
   metrics::Gauge* lag_seconds = nullptr;  // SweepReport::lag_seconds of the last sweep
 };
@@ -30,8 +33,9 @@ struct SweeperMetrics {
 // The retention sweeper: deletes expired messages (their events go with them) in bounded
 // batches, each its own short transaction, claiming rows with FOR UPDATE SKIP LOCKED so that
 // any number of sweepers (threads or bizrelayd processes) share the work without waiting on
-// each other. Also drops status and notice events older than the longest allowed lifetime,
-// so nothing grows without bound. Thread-safe.
+// each other (media attached to a message goes with it). Also deletes media uploads never
+// attached to a message once their time is up, and drops status and notice events older than the
+// longest allowed lifetime, so nothing grows without bound. Thread-safe.
 class Sweeper {
  public:
   Sweeper(std::string conninfo, std::chrono::milliseconds interval, int batch,

@@ -2,6 +2,7 @@
 
 #include "services/hosting/convert.h"
 #include "services/hosting/event_stream.h"
+#include "services/hosting/media_streams.h"
 #include "services/platform/token.h"
 #include "services/platform/validate.h"
 #include "services/rpc/bearer.h"
@@ -108,6 +109,7 @@ grpc::ServerUnaryReactor* UserChatServiceImpl::LeaveChat(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* UserChatServiceImpl::SendMessage(grpc::CallbackServerContext* ctx,
                                                            const v1::SendMessageRequest* request,
                                                            v1::SendMessageResponse* response) {
+  if (!request->media_id().empty()) return SendMessageWithMedia(ctx, request, response);
   auto* reactor = ctx->DefaultReactor();
   PostItem item;
   try {
@@ -198,6 +200,61 @@ grpc::ServerUnaryReactor* UserChatServiceImpl::AcknowledgeEvents(
   return AsUser(ctx, [this, pos = request->position(), response](auto& tx, const auto& user) {
     response->set_acknowledged_position(chats_.Acknowledge(tx, user, pos));
   });
+}
+
+grpc::ServerUnaryReactor* UserChatServiceImpl::SendMessageWithMedia(
+    grpc::CallbackServerContext* ctx, const v1::SendMessageRequest* request,
+    v1::SendMessageResponse* response) {
+  auto token = rpc::BearerToken(ctx->client_metadata());
+  PostItem item;
+  item.business_id = request->business_id();
+  item.idempotency_key = request->idempotency_key();
+  item.text = request->text();
+  item.request_hash = RequestHash({item.business_id, item.text, "media", request->media_id()});
+  if (token) item.token_hash = Sha256(*token);
+  return rpc::RunUnary(
+      ctx, env_.rpc,
+      [&] {
+        if (!token) {
+          throw Error(ErrorCode::kUnauthenticated, "UNAUTHENTICATED",
+                      "missing, unknown or revoked credential");
+        }
+        CheckCaption("text", request->text(), *env_.options);
+        CheckIdempotencyKey(request->idempotency_key(), *env_.options);
+        CheckId("business", request->business_id());
+        CheckId("media", request->media_id());
+        CheckSendRate(env_, item.token_hash);
+      },
+      [this, token, item, media_id = request->media_id(), response](pqxx::connection& conn) {
+        pqxx::work tx(conn);
+        auto user = env_.auth->Require(tx, token, auth::PrincipalKind::kUser);
+        auto result = MessageRepository::PostUserMessages(tx, {item}, *env_.keys,
+                                                          env_.options->default_lifetime_seconds)
+                          .at(0);
+        if (result.outcome == PostOutcome::kStored) {
+          result.message.media = AttachUpload(tx, *env_.keys, media_id, user.id,
+                                              /*user_uploaded=*/true, result.message);
+        } else if (result.outcome == PostOutcome::kReplayed) {
+          result.message.media = MediaOfMessage(tx, *env_.keys, result.message);
+        } else {
+          throw SendError(result);
+        }
+        tx.commit();
+        ToProto(result.message, response->mutable_message());
+        response->set_replayed(result.outcome == PostOutcome::kReplayed);
+      });
+}
+
+grpc::ServerReadReactor<v1::UploadMediaRequest>* UserChatServiceImpl::UploadMedia(
+    grpc::CallbackServerContext* ctx, v1::UploadMediaResponse* response) {
+  return UploadReactor<v1::UploadMediaRequest, v1::UploadMediaResponse>::Start(
+      ctx, env_, auth::PrincipalKind::kUser, response);
+}
+
+grpc::ServerWriteReactor<v1::DownloadMediaResponse>* UserChatServiceImpl::DownloadMedia(
+    grpc::CallbackServerContext* ctx, const v1::DownloadMediaRequest* request) {
+  return DownloadReactor<v1::DownloadMediaResponse>::Start(ctx, env_, auth::PrincipalKind::kUser,
+                                                           request->media_id(), request->offset());
 }
 
 }  // namespace bizrelay::hosting

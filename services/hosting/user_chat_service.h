@@ -44,7 +44,17 @@ class UserChatServiceImpl final : public v1::UserChatService::CallbackService {
                                               const v1::AcknowledgeEventsRequest* request,
                                               v1::AcknowledgeEventsResponse* response) override;
 
+  grpc::ServerReadReactor<v1::UploadMediaRequest>* UploadMedia(
+      grpc::CallbackServerContext* ctx, v1::UploadMediaResponse* response) override;
+  grpc::ServerWriteReactor<v1::DownloadMediaResponse>* DownloadMedia(
+      grpc::CallbackServerContext* ctx, const v1::DownloadMediaRequest* request) override;
+
  private:
+  // A send with media: not through the group commit (text sends do not pay for media), but one
+  // transaction that stores the message as the group commit does and attaches the upload.
+  grpc::ServerUnaryReactor* SendMessageWithMedia(grpc::CallbackServerContext* ctx,
+                                                 const v1::SendMessageRequest* request,
+                                                 v1::SendMessageResponse* response);
   // Runs `work(tx, user_id)` in a read-write transaction for the authenticated user.
   grpc::ServerUnaryReactor* AsUser(
       grpc::CallbackServerContext* ctx,

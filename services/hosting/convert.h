@@ -10,6 +10,7 @@ namespace bizrelay::hosting {
 // Domain rows to proto messages (one direction only: requests are read field by field in the
 // service classes).
 void ToProto(const MessageRow& m, v1::HostedMessage* out);
+void ToProto(const ReactionRow& r, v1::MessageReaction* out);
 void ToProto(const DisclosureView& d, v1::Disclosure* out);
 v1::ChatState ToProto(ChatState s);
 void ToProto(const RetentionRule& r, v1::RetentionPolicy* out);

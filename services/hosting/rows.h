@@ -15,7 +15,10 @@ namespace bizrelay::hosting {
 
 enum class Direction : int { kUserToBusiness = 1, kBusinessToUser = 2 };
 enum class ChatState : int { kOpen = 1, kLeft = 2, kBlocked = 3 };
-enum class EventKind : int { kMessage = 1, kStatus = 2, kNotice = 3 };
+// kReaction: the other side's current reaction to a message (read when the event is read).
+enum class EventKind : int { kMessage = 1, kStatus = 2, kNotice = 3, kReaction = 4 };
+// A side of a chat; values as stored in hosting.message_reactions.party.
+enum class Party : int { kUser = 1, kBusiness = 2 };
 enum class NoticeKind : int {
   kTermsChanged = 1,
   kChatStarted = 2,
@@ -25,8 +28,21 @@ enum class NoticeKind : int {
 };
 enum class MessageStatus : int { kSent = 1, kDelivered = 2, kRead = 3 };
 
+// One side's reaction to a message. Rows come from the database with `sealed` set; an empty
+// `sealed` (in an event) means the reaction was removed.
+struct ReactionRow {
+  std::string message_id;
+  std::string conversation_id;
+  Party party = Party::kUser;
+  std::string sealed;
+  std::string emoji;
+  int64_t updated_unix_micros = 0;
+};
+
 // A hosted message. Rows come from the database with `sealed` set and `text` empty; the
-// domain layer opens them with the business's data key (KeyRing).
+// domain layer opens them with the business's data key (KeyRing), which also fills `content`
+// (a serialized bizrelay.v1.MessageContent, empty for plain text) and `reply_to_message_id`
+// (see rich_content.h).
 struct MessageRow {
   std::string message_id;
   std::string conversation_id;
@@ -37,6 +53,10 @@ struct MessageRow {
   std::string template_name;
   MessageStatus status = MessageStatus::kSent;
   int64_t created_unix_micros = 0;
+  std::string content;
+  std::string reply_to_message_id;
+  // Filled only where a read asks for them (history, export).
+  std::vector<ReactionRow> reactions;
 };
 
 struct ConversationRow {
@@ -74,6 +94,7 @@ struct EventRow {
   MessageStatus status = MessageStatus::kSent;    // kStatus
   NoticeKind notice = NoticeKind::kTermsChanged;  // kNotice
   TermsRow terms;                                 // kNotice (current terms of the business)
+  ReactionRow reaction;                           // kReaction
 };
 
 }  // namespace bizrelay::hosting

@@ -2,6 +2,7 @@
 
 #include "services/hosting/convert.h"
 #include "services/hosting/event_stream.h"
+#include "services/hosting/rich_content.h"
 #include "services/platform/token.h"
 #include "services/platform/validate.h"
 #include "services/rpc/bearer.h"
@@ -41,6 +42,33 @@ Error SendError(const PostResult& result) {
     default:
       return Error(ErrorCode::kInternal, "INTERNAL", "unexpected send outcome");
   }
+}
+
+// Finishes a send from its batch's outcome.
+void FinishSend(grpc::ServerUnaryReactor* reactor, v1::SendMessageResponse* response,
+                const PostResult* result, const Error* error) {
+  if (error != nullptr) {
+    reactor->Finish(rpc::ToGrpcStatus(*error));
+    return;
+  }
+  if (result->outcome != PostOutcome::kStored && result->outcome != PostOutcome::kReplayed) {
+    reactor->Finish(rpc::ToGrpcStatus(SendError(*result)));
+    return;
+  }
+  if (result->message.text.starts_with(kRichBodyMarker)) {
+    // A rich send: the batcher sealed the encoded body; answer with its parts.
+    MessageRow m = result->message;
+    if (auto parts = DecodeBody(m.text)) {
+      m.text = std::move(parts->text);
+      m.content = std::move(parts->content);
+      m.reply_to_message_id = std::move(parts->reply_to_message_id);
+    }
+    ToProto(m, response->mutable_message());
+  } else {
+    ToProto(result->message, response->mutable_message());
+  }
+  response->set_replayed(result->outcome == PostOutcome::kReplayed);
+  reactor->Finish(grpc::Status::OK);
 }
 
 }  // namespace
@@ -116,7 +144,17 @@ grpc::ServerUnaryReactor* UserChatServiceImpl::SendMessage(grpc::CallbackServerC
       throw Error(ErrorCode::kUnauthenticated, "UNAUTHENTICATED",
                   "missing, unknown or revoked credential");
     }
-    CheckMessageText("text", request->text(), *env_.options);
+    if (request->has_content()) {
+      CheckContent(request->content(), Party::kUser);
+      if (!request->text().empty()) {
+        throw InvalidField("text", "send either text or content, not both");
+      }
+    } else {
+      CheckMessageText("text", request->text(), *env_.options);
+    }
+    if (!request->reply_to_message_id().empty()) {
+      CheckId("message", request->reply_to_message_id());
+    }
     CheckIdempotencyKey(request->idempotency_key(), *env_.options);
     CheckId("business", request->business_id());
     item.token_hash = Sha256(*token);
@@ -127,25 +165,82 @@ grpc::ServerUnaryReactor* UserChatServiceImpl::SendMessage(grpc::CallbackServerC
   }
   item.business_id = request->business_id();
   item.idempotency_key = request->idempotency_key();
+  if (request->has_content() || !request->reply_to_message_id().empty()) {
+    item.text = request->text();
+    SubmitRichSend(reactor, ctx, *rpc::BearerToken(ctx->client_metadata()), std::move(item),
+                   request->content(), request->has_content(), request->reply_to_message_id(),
+                   response);
+    return reactor;
+  }
+  // Plain text: straight to the batcher, as before rich content existed.
   item.text = request->text();
   item.request_hash = RequestHash({item.business_id, item.text});
   env_.batcher->Submit(
       std::move(item),
       [reactor, response](const PostResult* result, const Error* error) {
-        if (error != nullptr) {
-          reactor->Finish(rpc::ToGrpcStatus(*error));
-          return;
-        }
-        if (result->outcome != PostOutcome::kStored && result->outcome != PostOutcome::kReplayed) {
-          reactor->Finish(rpc::ToGrpcStatus(SendError(*result)));
-          return;
-        }
-        ToProto(result->message, response->mutable_message());
-        response->set_replayed(result->outcome == PostOutcome::kReplayed);
-        reactor->Finish(grpc::Status::OK);
+        FinishSend(reactor, response, result, error);
       },
       rpc::CallDeadline(ctx, env_.rpc.call_timeout));
   return reactor;
+}
+
+void UserChatServiceImpl::SubmitRichSend(grpc::ServerUnaryReactor* reactor,
+                                         grpc::CallbackServerContext* ctx, std::string token,
+                                         PostItem item, v1::MessageContent content,
+                                         bool has_content, std::string reply_to,
+                                         v1::SendMessageResponse* response) {
+  std::string content_bytes;
+  if (has_content) content.SerializeToString(&content_bytes);
+  // What a retry must repeat: the request as sent (the relay fills in a choice's title).
+  item.request_hash =
+      RequestHash({item.business_id, item.text, "content", content_bytes, "reply_to", reply_to});
+  auto deadline = rpc::CallDeadline(ctx, env_.rpc.call_timeout);
+  env_.rpc.pool->Submit(
+      [this, reactor, response, token, item, content, has_content, reply_to,
+       deadline](pqxx::connection& conn) {
+        v1::MessageContent checked = content;
+        {
+          pqxx::work tx(conn);
+          auto user = env_.auth->Require(tx, token, auth::PrincipalKind::kUser);
+          chats_.PrepareRichSend(tx, user.id, item.business_id, has_content ? &checked : nullptr,
+                                 reply_to);
+          tx.commit();
+        }
+        std::string bytes;
+        if (has_content) checked.SerializeToString(&bytes);
+        PostItem post = item;
+        post.text =
+            EncodeBody({has_content ? PlainRendering(checked) : item.text, bytes, reply_to});
+        // Submitted last: nothing after it throws, so the pool never runs this twice once it is
+        // submitted.
+        env_.batcher->Submit(
+            std::move(post),
+            [reactor, response](const PostResult* result, const Error* error) {
+              FinishSend(reactor, response, result, error);
+            },
+            deadline);
+      },
+      [reactor](const Error& e) { reactor->Finish(rpc::ToGrpcStatus(e)); }, deadline);
+}
+
+grpc::ServerUnaryReactor* UserChatServiceImpl::ReactToChatMessage(
+    grpc::CallbackServerContext* ctx, const v1::ReactToChatMessageRequest* request,
+    v1::ReactToChatMessageResponse* response) {
+  auto token = rpc::BearerToken(ctx->client_metadata());
+  if (token) {
+    try {
+      CheckReactionEmoji(request->emoji());
+      CheckSendRate(env_, Sha256(*token));
+    } catch (const Error& e) {
+      auto* reactor = ctx->DefaultReactor();
+      reactor->Finish(rpc::ToGrpcStatus(e));
+      return reactor;
+    }
+  }
+  return AsUser(ctx, [this, conv = request->conversation_id(), msg = request->message_id(),
+                      emoji = request->emoji(), response](auto& tx, const auto& user) {
+    ToProto(chats_.React(tx, user, conv, msg, emoji), response->mutable_reaction());
+  });
 }
 
 grpc::ServerUnaryReactor* UserChatServiceImpl::MarkRead(grpc::CallbackServerContext* ctx,

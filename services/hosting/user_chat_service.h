@@ -43,8 +43,16 @@ class UserChatServiceImpl final : public v1::UserChatService::CallbackService {
   grpc::ServerUnaryReactor* AcknowledgeEvents(grpc::CallbackServerContext* ctx,
                                               const v1::AcknowledgeEventsRequest* request,
                                               v1::AcknowledgeEventsResponse* response) override;
+  grpc::ServerUnaryReactor* ReactToChatMessage(grpc::CallbackServerContext* ctx,
+                                               const v1::ReactToChatMessageRequest* request,
+                                               v1::ReactToChatMessageResponse* response) override;
 
  private:
+  // A send with content or a quote: checked against the database first (PrepareRichSend), on a
+  // database worker, then stored through the batcher like any send.
+  void SubmitRichSend(grpc::ServerUnaryReactor* reactor, grpc::CallbackServerContext* ctx,
+                      std::string token, PostItem item, v1::MessageContent content,
+                      bool has_content, std::string reply_to, v1::SendMessageResponse* response);
   // Runs `work(tx, user_id)` in a read-write transaction for the authenticated user.
   grpc::ServerUnaryReactor* AsUser(
       grpc::CallbackServerContext* ctx,

@@ -29,6 +29,7 @@ constexpr auto kIdleWait = std::chrono::milliseconds(100);
 int KindBit(hosting::EventKind kind) {
   switch (kind) {
     case hosting::EventKind::kMessage:
+    case hosting::EventKind::kReaction:  // a reaction is part of the chat's messages
       return kMessageBit;
     case hosting::EventKind::kStatus:
       return kStatusBit;

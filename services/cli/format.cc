@@ -321,7 +321,14 @@ std::string FormatTemplates(const google::protobuf::RepeatedPtrField<v1::Templat
     for (const std::string& p : t.parameters()) {
       params += (params.empty() ? "" : ",") + Printable(p);
     }
-    out += Printable(t.name()) + "  (" + params + ")  " + Printable(t.body()) + "\n";
+    out += Printable(t.name()) + "  (" + params + ")  " + Printable(t.body());
+    if (!t.quick_replies().empty()) {
+      out += "  [buttons:";
+      for (const auto& b : t.quick_replies())
+        out += " " + Printable(b.id()) + "=" + Printable(b.title());
+      out += "]";
+    }
+    out += "\n";
   }
   return out;
 }

@@ -282,18 +282,34 @@ Page<MessageRow> UserChats::ListMessages(pqxx::transaction_base& tx, const std::
   return MessagesPage(tx, *keys_, conversation_id, page_size, page_token);
 }
 
-void UserChats::PrepareRichSend(pqxx::transaction_base& tx, const std::string& user_id,
-                                const std::string& business_id, v1::MessageContent* content,
-                                const std::string& reply_to_message_id) const {
-  auto chat = ConversationRepository::ChatOfUserWithBusiness(tx, user_id, business_id);
-  if (!chat) return;
-  if (!reply_to_message_id.empty()) {
-    CheckId("message", reply_to_message_id);
-    if (!MessageRepository::LiveMessage(tx, chat->conversation_id, reply_to_message_id)) {
-      throw NotFound("message");
-    }
+void UserChats::CheckSend(const Send& send) const {
+  if (send.content) {
+    CheckContent(*send.content, Party::kUser);
+    if (!send.text.empty()) throw InvalidField("text", "send either text or content, not both");
+  } else {
+    CheckMessageText("text", send.text, options_);
   }
-  if (content != nullptr && content->has_interactive_reply()) {
+  if (!send.reply_to_message_id.empty()) CheckId("message", send.reply_to_message_id);
+  CheckId("business", send.business_id);
+}
+
+std::string UserChats::RequestHashOf(const Send& send) {
+  if (!send.rich()) return RequestHash({send.business_id, send.text});
+  std::string content;
+  if (send.content) send.content->SerializeToString(&content);
+  return RequestHash(
+      {send.business_id, send.text, "content", content, "reply_to", send.reply_to_message_id});
+}
+
+std::string UserChats::PrepareRichSend(pqxx::transaction_base& tx, const std::string& user_id,
+                                       const Send& send) const {
+  std::optional<v1::MessageContent> content = send.content;
+  auto chat = ConversationRepository::ChatOfUserWithBusiness(tx, user_id, send.business_id);
+  if (chat && !send.reply_to_message_id.empty() &&
+      !MessageRepository::LiveMessage(tx, chat->conversation_id, send.reply_to_message_id)) {
+    throw NotFound("message");
+  }
+  if (chat && content && content->has_interactive_reply()) {
     auto* choice = content->mutable_interactive_reply();
     auto answered = MessageRepository::LiveMessage(tx, chat->conversation_id, choice->message_id());
     if (!answered || answered->direction != Direction::kBusinessToUser) throw NotFound("message");
@@ -312,6 +328,10 @@ void UserChats::PrepareRichSend(pqxx::transaction_base& tx, const std::string& u
     }
     choice->set_title(*title);
   }
+  std::string bytes;
+  if (content) content->SerializeToString(&bytes);
+  return EncodeBody(
+      {content ? PlainRendering(*content) : send.text, bytes, send.reply_to_message_id});
 }
 
 ReactionRow UserChats::React(pqxx::transaction_base& tx, const std::string& user_id,

@@ -60,15 +60,29 @@ class UserChats {
                                 const std::string& conversation_id, int page_size,
                                 const std::string& page_token) const;
 
+  // A send as the user asked for it. Plain text without a quote goes to the batcher as it is;
+  // one with content or a quote is prepared first (PrepareRichSend).
+  struct Send {
+    std::string business_id;
+    std::string text;                           // empty when there is content
+    std::optional<v1::MessageContent> content;  // instead of text
+    std::string reply_to_message_id;            // a quoted message of the chat
+    bool rich() const { return content.has_value() || !reply_to_message_id.empty(); }
+  };
+  // Checks fields that need no database (INVALID_ARGUMENT; see rich_content.h for content).
+  void CheckSend(const Send& send) const;
+  // What a retry with the same idempotency key must repeat. For plain text it is what it
+  // always was, so keys used before rich content existed keep their meaning.
+  static std::string RequestHashOf(const Send& send);
   // Before a send with content or a quote goes to the batcher (which checks the chat's state
   // and the policy as for any send): the quoted message and the message a choice answers must
   // be live messages of the user's chat with the business (NOT_FOUND "message" otherwise, as
   // for an unknown id); the answered one must be the business's and offer the chosen id
   // (INVALID_ARGUMENT REPLY_NOT_OFFERED), whose title is filled in. Nothing is checked when the
-  // user has no chat with the business: the send is refused for that.
-  void PrepareRichSend(pqxx::transaction_base& tx, const std::string& user_id,
-                       const std::string& business_id, v1::MessageContent* content,
-                       const std::string& reply_to_message_id) const;
+  // user has no chat with the business: the batcher refuses the send for that. Returns the
+  // body to seal (EncodeBody).
+  std::string PrepareRichSend(pqxx::transaction_base& tx, const std::string& user_id,
+                              const Send& send) const;
 
   // Sets (empty emoji: removes) the user's reaction to a live message of one of the user's
   // conversations (NOT_FOUND otherwise); the chat must be open (CHAT_NOT_OPEN) and the user not

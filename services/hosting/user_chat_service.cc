@@ -138,25 +138,18 @@ grpc::ServerUnaryReactor* UserChatServiceImpl::SendMessage(grpc::CallbackServerC
                                                            v1::SendMessageResponse* response) {
   auto* reactor = ctx->DefaultReactor();
   PostItem item;
+  UserChats::Send send{
+      request->business_id(), request->text(),
+      request->has_content() ? std::optional<v1::MessageContent>(request->content()) : std::nullopt,
+      request->reply_to_message_id()};
   try {
     auto token = rpc::BearerToken(ctx->client_metadata());
     if (!token) {
       throw Error(ErrorCode::kUnauthenticated, "UNAUTHENTICATED",
                   "missing, unknown or revoked credential");
     }
-    if (request->has_content()) {
-      CheckContent(request->content(), Party::kUser);
-      if (!request->text().empty()) {
-        throw InvalidField("text", "send either text or content, not both");
-      }
-    } else {
-      CheckMessageText("text", request->text(), *env_.options);
-    }
-    if (!request->reply_to_message_id().empty()) {
-      CheckId("message", request->reply_to_message_id());
-    }
+    chats_.CheckSend(send);
     CheckIdempotencyKey(request->idempotency_key(), *env_.options);
-    CheckId("business", request->business_id());
     item.token_hash = Sha256(*token);
     CheckSendRate(env_, item.token_hash);
   } catch (const Error& e) {
@@ -165,16 +158,14 @@ grpc::ServerUnaryReactor* UserChatServiceImpl::SendMessage(grpc::CallbackServerC
   }
   item.business_id = request->business_id();
   item.idempotency_key = request->idempotency_key();
-  if (request->has_content() || !request->reply_to_message_id().empty()) {
-    item.text = request->text();
+  item.request_hash = UserChats::RequestHashOf(send);
+  if (send.rich()) {
     SubmitRichSend(reactor, ctx, *rpc::BearerToken(ctx->client_metadata()), std::move(item),
-                   request->content(), request->has_content(), request->reply_to_message_id(),
-                   response);
+                   std::move(send), response);
     return reactor;
   }
   // Plain text: straight to the batcher, as before rich content existed.
-  item.text = request->text();
-  item.request_hash = RequestHash({item.business_id, item.text});
+  item.text = std::move(send.text);
   env_.batcher->Submit(
       std::move(item),
       [reactor, response](const PostResult* result, const Error* error) {
@@ -186,31 +177,18 @@ grpc::ServerUnaryReactor* UserChatServiceImpl::SendMessage(grpc::CallbackServerC
 
 void UserChatServiceImpl::SubmitRichSend(grpc::ServerUnaryReactor* reactor,
                                          grpc::CallbackServerContext* ctx, std::string token,
-                                         PostItem item, v1::MessageContent content,
-                                         bool has_content, std::string reply_to,
+                                         PostItem item, UserChats::Send send,
                                          v1::SendMessageResponse* response) {
-  std::string content_bytes;
-  if (has_content) content.SerializeToString(&content_bytes);
-  // What a retry must repeat: the request as sent (the relay fills in a choice's title).
-  item.request_hash =
-      RequestHash({item.business_id, item.text, "content", content_bytes, "reply_to", reply_to});
   auto deadline = rpc::CallDeadline(ctx, env_.rpc.call_timeout);
   env_.rpc.pool->Submit(
-      [this, reactor, response, token, item, content, has_content, reply_to,
-       deadline](pqxx::connection& conn) {
-        v1::MessageContent checked = content;
+      [this, reactor, response, token, item, send, deadline](pqxx::connection& conn) {
+        PostItem post = item;
         {
           pqxx::work tx(conn);
           auto user = env_.auth->Require(tx, token, auth::PrincipalKind::kUser);
-          chats_.PrepareRichSend(tx, user.id, item.business_id, has_content ? &checked : nullptr,
-                                 reply_to);
+          post.text = chats_.PrepareRichSend(tx, user.id, send);
           tx.commit();
         }
-        std::string bytes;
-        if (has_content) checked.SerializeToString(&bytes);
-        PostItem post = item;
-        post.text =
-            EncodeBody({has_content ? PlainRendering(checked) : item.text, bytes, reply_to});
         // Submitted last: nothing after it throws, so the pool never runs this twice once it is
         // submitted.
         env_.batcher->Submit(

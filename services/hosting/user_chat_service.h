@@ -51,8 +51,8 @@ class UserChatServiceImpl final : public v1::UserChatService::CallbackService {
   // A send with content or a quote: checked against the database first (PrepareRichSend), on a
   // database worker, then stored through the batcher like any send.
   void SubmitRichSend(grpc::ServerUnaryReactor* reactor, grpc::CallbackServerContext* ctx,
-                      std::string token, PostItem item, v1::MessageContent content,
-                      bool has_content, std::string reply_to, v1::SendMessageResponse* response);
+                      std::string token, PostItem item, UserChats::Send send,
+                      v1::SendMessageResponse* response);
   // Runs `work(tx, user_id)` in a read-write transaction for the authenticated user.
   grpc::ServerUnaryReactor* AsUser(
       grpc::CallbackServerContext* ctx,

@@ -361,6 +361,22 @@ TEST(RichE2E, EveryTypeRoundTripsThroughStreamsHistoryAndExport) {
   EXPECT_EQ(first.message_id(), again.message_id());
   retry.mutable_content()->mutable_interactive_reply()->set_reply_id("no");
   EXPECT_EQ(ErrorReason(chat.UserSend(retry)), "IDEMPOTENCY_KEY_REUSED");
+
+  // Fields the API does not define (a newer client's) are not stored.
+  v1::SendMessageRequest newer;
+  *newer.mutable_content() = LocationContent(1, 2);
+  auto* newer_location = newer.mutable_content()->mutable_location();
+  newer_location->GetReflection()
+      ->MutableUnknownFields(newer_location)
+      ->AddLengthDelimited(99, std::string(1000, 'x'));
+  v1::HostedMessage stored;
+  ASSERT_TRUE(chat.UserSend(newer, &stored).ok());
+  for (const auto& m : chat.BizHistory()) {
+    if (m.message_id() != stored.message_id()) continue;
+    EXPECT_EQ(m.content().location().latitude(), 1);
+    EXPECT_TRUE(
+        m.content().location().GetReflection()->GetUnknownFields(m.content().location()).empty());
+  }
 }
 
 TEST(RichE2E, QuotedAndAnsweredIdsOfOtherConversationsAnswerLikeUnknownOnes) {

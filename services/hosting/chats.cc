@@ -304,6 +304,8 @@ std::string UserChats::RequestHashOf(const Send& send) {
 std::string UserChats::PrepareRichSend(pqxx::transaction_base& tx, const std::string& user_id,
                                        const Send& send) const {
   std::optional<v1::MessageContent> content = send.content;
+  // Only what the API defines is stored: fields of a newer client's API are dropped.
+  if (content) content->DiscardUnknownFields();
   auto chat = ConversationRepository::ChatOfUserWithBusiness(tx, user_id, send.business_id);
   if (chat && !send.reply_to_message_id.empty() &&
       !MessageRepository::LiveMessage(tx, chat->conversation_id, send.reply_to_message_id)) {
@@ -396,7 +398,10 @@ SentMessage BusinessDesk::SendReply(pqxx::transaction_base& tx, const std::strin
   }
   std::string content_bytes;
   if (reply.content) {
-    reply.content->SerializeToString(&content_bytes);
+    // Only what the API defines is stored: fields of a newer client's API are dropped.
+    v1::MessageContent known = *reply.content;
+    known.DiscardUnknownFields();
+    known.SerializeToString(&content_bytes);
     hash_parts.push_back("content");
     hash_parts.push_back(content_bytes);
   }

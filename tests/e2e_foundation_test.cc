@@ -90,6 +90,15 @@ TEST(FoundationE2E, ProtosAreBufLintClean) {
   EXPECT_EQ(lint.exit_code, 0) << lint.out << lint.err;
 }
 
+// Every API change since 4ea16fd (before rich messages) is additive: existing clients keep
+// working. The baseline is a kept copy, so the check needs no git history (shallow clones).
+TEST(FoundationE2E, ApiIsBackwardCompatible) {
+  std::string root = BIZRELAY_SOURCE_DIR;
+  auto breaking = RunCommand(
+      {BufPath(), "breaking", root + "/proto", "--against", root + "/tests/api_baseline/4ea16fd"});
+  EXPECT_EQ(breaking.exit_code, 0) << breaking.out << breaking.err;
+}
+
 TEST(FoundationE2E, PythonGrpcioClient) {
   DaemonProcess d;
   auto r = RunCommand({"/usr/bin/python3",

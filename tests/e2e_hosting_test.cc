@@ -185,6 +185,17 @@ TEST(HostingE2E, IsolationMatrix) {
          v1::ListMessagesResponse resp;
          return biz->ListMessages(&ctx, req, &resp);
        }},
+      {"ReactToMessage",
+       [&](const std::string& conv, const std::string& msg) {
+         grpc::ClientContext ctx;
+         Authorize(&ctx, a.key);
+         v1::ReactToMessageRequest req;
+         req.set_conversation_id(conv);
+         req.set_message_id(msg);
+         req.set_emoji("👍");
+         v1::ReactToMessageResponse resp;
+         return biz->ReactToMessage(&ctx, req, &resp);
+       }},
   };
   std::vector<Probe> as_user_x = {
       {"MarkRead",
@@ -205,6 +216,17 @@ TEST(HostingE2E, IsolationMatrix) {
          req.set_conversation_id(conv);
          v1::ListChatMessagesResponse resp;
          return usr->ListChatMessages(&ctx, req, &resp);
+       }},
+      {"ReactToChatMessage",
+       [&](const std::string& conv, const std::string& msg) {
+         grpc::ClientContext ctx;
+         Authorize(&ctx, x.token);
+         v1::ReactToChatMessageRequest req;
+         req.set_conversation_id(conv);
+         req.set_message_id(msg);
+         req.set_emoji("👍");
+         v1::ReactToChatMessageResponse resp;
+         return usr->ReactToChatMessage(&ctx, req, &resp);
        }},
   };
   auto check = [&](const std::vector<Probe>& probes, const std::string& own_conv,

@@ -166,6 +166,38 @@ TEST_F(PolicyE2E, DeadlinePostponementAndLateAcceptance) {
   EXPECT_THAT(refused.error_message(), ::testing::HasSubstr("2021-01"));
   auto tokens = IssueOneToken(token);
   EXPECT_EQ(ErrorReason(tokens), "POLICY_ACCEPTANCE_REQUIRED");
+  // A location and a reaction are sends too.
+  {
+    grpc::ClientContext lctx;
+    Authorize(&lctx, token);
+    v1::SendMessageRequest req;
+    req.set_business_id(business_id_);
+    req.set_idempotency_key("limited-location");
+    req.mutable_content()->mutable_location()->set_latitude(-6.2);
+    req.mutable_content()->mutable_location()->set_longitude(106.8);
+    v1::SendMessageResponse resp;
+    EXPECT_EQ(ErrorReason(chats_->SendMessage(&lctx, req, &resp)), "POLICY_ACCEPTANCE_REQUIRED");
+    grpc::ClientContext hctx;
+    Authorize(&hctx, token);
+    v1::ListChatsResponse chats;
+    ASSERT_TRUE(chats_->ListChats(&hctx, v1::ListChatsRequest(), &chats).ok());
+    grpc::ClientContext mctx;
+    Authorize(&mctx, token);
+    v1::ListChatMessagesRequest hreq;
+    hreq.set_conversation_id(chats.chats(0).conversation_id());
+    v1::ListChatMessagesResponse history;
+    ASSERT_TRUE(chats_->ListChatMessages(&mctx, hreq, &history).ok());
+    ASSERT_EQ(history.messages_size(), 1);
+    grpc::ClientContext rctx;
+    Authorize(&rctx, token);
+    v1::ReactToChatMessageRequest rreq;
+    rreq.set_conversation_id(chats.chats(0).conversation_id());
+    rreq.set_message_id(history.messages(0).message_id());
+    rreq.set_emoji("👍");
+    v1::ReactToChatMessageResponse rresp;
+    EXPECT_EQ(ErrorReason(chats_->ReactToChatMessage(&rctx, rreq, &rresp)),
+              "POLICY_ACCEPTANCE_REQUIRED");
+  }
   auto status = Status(token);
   EXPECT_TRUE(status.limited());
   EXPECT_EQ(status.required_version(), "2021-01");

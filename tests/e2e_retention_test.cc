@@ -118,6 +118,112 @@ TEST(RetentionE2E, ExpiredMessagesAreGoneWithinTheSweepIntervalPlusAFewSeconds) 
   EXPECT_THAT(d.Log(), HasSubstr("event=sweep deleted_messages="));
 }
 
+// Sends `req` as the user of `c`; returns the stored message.
+v1::HostedMessage SendRich(DaemonProcess& d, const Chat& c, v1::SendMessageRequest req) {
+  grpc::ClientContext ctx;
+  Authorize(&ctx, c.user_token);
+  req.set_business_id(c.business_id);
+  req.set_idempotency_key(ToHex(RandomBytes(8)));
+  v1::SendMessageResponse resp;
+  auto s = v1::UserChatService::NewStub(d.PublicChannel())->SendMessage(&ctx, req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return resp.message();
+}
+
+void React(DaemonProcess& d, const Chat& c, const std::string& message_id,
+           const std::string& emoji) {
+  {
+    grpc::ClientContext ctx;
+    Authorize(&ctx, c.user_token);
+    v1::ReactToChatMessageRequest req;
+    req.set_conversation_id(c.conversation_id);
+    req.set_message_id(message_id);
+    req.set_emoji(emoji);
+    v1::ReactToChatMessageResponse resp;
+    auto s = v1::UserChatService::NewStub(d.PublicChannel())->ReactToChatMessage(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+  }
+  grpc::ClientContext ctx;
+  Authorize(&ctx, c.api_key);
+  v1::ReactToMessageRequest req;
+  req.set_conversation_id(c.conversation_id);
+  req.set_message_id(message_id);
+  req.set_emoji(emoji);
+  v1::ReactToMessageResponse resp;
+  auto s = v1::BusinessService::NewStub(d.PublicChannel())->ReactToMessage(&ctx, req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+}
+
+TEST(RetentionE2E, ReactionsAndRichContentExpireWithTheirMessage) {
+  std::string url = store::testing::FreshDatabase();
+  DaemonProcess d(DaemonProcess::Options{
+      .database_url = url,
+      .extra_args = {"--retention-min-seconds", "1", "--retention-sweep-interval-ms", "500"}});
+  Chat c = OpenChat(d);
+  ASSERT_TRUE(SetLifetime(d, c, 3).ok());
+  v1::SendMessageRequest req;
+  req.mutable_content()->mutable_location()->set_latitude(-6.2);
+  req.mutable_content()->mutable_location()->set_longitude(106.8);
+  auto located = SendRich(d, c, req);
+  req.Clear();
+  req.set_text("yang itu");
+  req.set_reply_to_message_id(located.message_id());
+  SendRich(d, c, req);
+  React(d, c, located.message_id(), "🎉");
+  EXPECT_EQ(CountRows(url, "SELECT count(*) FROM hosting.message_reactions"), 2);
+  EXPECT_EQ(CountRows(url, "SELECT count(*) FROM hosting.events WHERE kind = 4"), 2);
+  auto written = std::chrono::steady_clock::now();
+  while (CountRows(url, "SELECT count(*) FROM hosting.messages") > 0 &&
+         std::chrono::steady_clock::now() - written < 15s) {
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(CountRows(url, "SELECT count(*) FROM hosting.messages"), 0);
+  // The reactions and their events went with the message, in the same sweep.
+  EXPECT_EQ(CountRows(url, "SELECT count(*) FROM hosting.message_reactions"), 0);
+  EXPECT_EQ(CountRows(url, "SELECT count(*) FROM hosting.events WHERE kind = 4"), 0);
+  EXPECT_EQ(History(d, c), 0);
+  // Reacting to the expired message is like reacting to an unknown one.
+  grpc::ClientContext ctx;
+  Authorize(&ctx, c.user_token);
+  v1::ReactToChatMessageRequest again;
+  again.set_conversation_id(c.conversation_id);
+  again.set_message_id(located.message_id());
+  again.set_emoji("👍");
+  v1::ReactToChatMessageResponse resp;
+  EXPECT_EQ(v1::UserChatService::NewStub(d.PublicChannel())
+                ->ReactToChatMessage(&ctx, again, &resp)
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST(RetentionE2E, DatabaseDumpHoldsNoPlaintextOfRichContentOrReactions) {
+  std::string url = store::testing::FreshDatabase();
+  DaemonProcess d(DaemonProcess::Options{.database_url = url});
+  Chat c = OpenChat(d);
+  const std::string place = "Gudang RAHASIA-LOKASI";
+  const std::string person = "Kontak RAHASIA-NAMA";
+  v1::SendMessageRequest req;
+  req.mutable_content()->mutable_location()->set_latitude(-6.2);
+  req.mutable_content()->mutable_location()->set_longitude(106.8);
+  req.mutable_content()->mutable_location()->set_name(place);
+  auto located = SendRich(d, c, req);
+  req.Clear();
+  auto* card = req.mutable_content()->mutable_contacts()->add_cards();
+  card->set_name(person);
+  card->add_emails()->set_address("rahasia@example.com");
+  SendRich(d, c, req);
+  React(d, c, located.message_id(), "🦄");
+  auto dump = RunCommand({"/usr/lib/postgresql/15/bin/pg_dump", "--data-only", url});
+  ASSERT_EQ(dump.exit_code, 0) << dump.err;
+  EXPECT_THAT(dump.out, HasSubstr("hosting.message_reactions"));
+  // Neither as text nor as the hex pg_dump writes bytea in.
+  for (const std::string& secret :
+       {place, person, std::string("rahasia@example.com"), std::string("🦄")}) {
+    EXPECT_EQ(dump.out.find(secret), std::string::npos) << secret;
+    EXPECT_EQ(dump.out.find(ToHex(secret)), std::string::npos) << secret;
+  }
+}
+
 TEST(RetentionE2E, DatabaseDumpHoldsNoPlaintextAndNoUnwrappedKey) {
   std::string url = store::testing::FreshDatabase();
   DaemonProcess d(DaemonProcess::Options{.database_url = url});

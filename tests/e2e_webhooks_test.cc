@@ -523,6 +523,54 @@ TEST_F(WebhooksE2E, ExpiredMessageIsNeverSentAndTheEndpointCatchesUp) {
       [&] { return GetEndpoint(d, biz, created.endpoint().endpoint_id()).backlog() == 0; }, 10s));
 }
 
+TEST_F(WebhooksE2E, RichMessagesAndReactionsArePostedAsTheirProtoJson) {
+  DaemonProcess d(Options(""));
+  Receiver r(tls_);
+  Biz biz = CreateBusiness(d, "Toko Kaya");
+  auto created = CreateEndpoint(d, biz, r.Url());
+  r.Control({{"secrets", {created.signing_secret()}}});
+  ASSERT_TRUE(WaitActive(d, biz, created.endpoint().endpoint_id()));
+  Usr user = Register(d, "Rina");
+  std::string conv = StartChat(d, user, biz);
+  auto chat = v1::UserChatService::NewStub(d.PublicChannel());
+  v1::SendMessageResponse located;
+  {
+    grpc::ClientContext ctx;
+    Authorize(&ctx, user.token);
+    v1::SendMessageRequest req;
+    req.set_business_id(biz.id);
+    req.set_idempotency_key("loc");
+    req.mutable_content()->mutable_location()->set_latitude(-6.2);
+    req.mutable_content()->mutable_location()->set_longitude(106.8);
+    req.mutable_content()->mutable_location()->set_name("Monas");
+    ASSERT_TRUE(chat->SendMessage(&ctx, req, &located).ok());
+  }
+  {
+    grpc::ClientContext ctx;
+    Authorize(&ctx, user.token);
+    v1::ReactToChatMessageRequest req;
+    req.set_conversation_id(conv);
+    req.set_message_id(located.message().message_id());
+    req.set_emoji("👍");
+    v1::ReactToChatMessageResponse resp;
+    ASSERT_TRUE(chat->ReactToChatMessage(&ctx, req, &resp).ok());
+  }
+  // Notice, location message, reaction (reactions come with the "message" kind).
+  ASSERT_TRUE(WaitFor([&] { return r.Delivered().size() >= 3; }, 20s));
+  auto delivered = r.Delivered();
+  json location, reaction;
+  for (auto& req : delivered) {
+    if (req["body"].contains("message")) location = req["body"]["message"];
+    if (req["body"].contains("reaction")) reaction = req["body"]["reaction"];
+  }
+  EXPECT_EQ(location["content"]["location"]["latitude"], -6.2);
+  EXPECT_EQ(location["content"]["location"]["name"], "Monas");
+  EXPECT_EQ(location["text"], "Location: Monas, -6.200000, 106.800000");
+  EXPECT_EQ(reaction["messageId"], located.message().message_id());
+  EXPECT_EQ(reaction["emoji"], "👍");
+  EXPECT_EQ(reaction["reactor"], "CHAT_PARTY_USER");
+}
+
 TEST_F(WebhooksE2E, OffboardingStopsDeliveryAndShredsTheSecret) {
   std::string db = store::testing::FreshDatabase();
   DaemonProcess d(Options(db));

@@ -1,9 +1,11 @@
 #include "services/account/data_rights.h"
 
+#include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 
 #include <nlohmann/json.hpp>
 
+#include "bizrelay/v1/rich_types.pb.h"
 #include "services/account/policies.h"
 #include "services/hosting/chats.h"
 #include "services/hosting/event_repository.h"
@@ -109,6 +111,30 @@ json MediaJson(const hosting::MediaRow& media) {
                            " --out FILE), while the message is kept"}};
 }
 
+// A message's content as its proto3 JSON mapping (the API's own form, documented with
+// bizrelay.v1.MessageContent); null for plain text.
+json ContentJson(const std::string& content) {
+  v1::MessageContent parsed;
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  if (content.empty() || !parsed.ParseFromString(content) ||
+      !google::protobuf::util::MessageToJsonString(parsed, &out, options).ok()) {
+    return nullptr;
+  }
+  return json::parse(out);
+}
+
+json ReactionsJson(const std::vector<hosting::ReactionRow>& reactions) {
+  json out = json::array();
+  for (const auto& r : reactions) {
+    out.push_back({{"from", r.party == hosting::Party::kUser ? "user" : "business"},
+                   {"emoji", r.emoji},
+                   {"updated_at", Time(r.updated_unix_micros)}});
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string DataRights::Export(pqxx::transaction_base& tx, hosting::KeyRing& keys,
@@ -146,6 +172,7 @@ std::string DataRights::Export(pqxx::transaction_base& tx, hosting::KeyRing& key
       auto rows = hosting::MessageRepository::Messages(tx, conversation, after, 200, &last);
       bool more = rows.size() == 200;
       hosting::OpenBodies(tx, keys, &rows);
+      hosting::AttachReactions(tx, keys, &rows);
       for (const auto& m : rows) {
         json message = {
             {"message_id", m.message_id},
@@ -153,7 +180,10 @@ std::string DataRights::Export(pqxx::transaction_base& tx, hosting::KeyRing& key
             {"text", m.text},
             {"template_name", m.template_name},
             {"status", StatusName(m.status)},
-            {"created_at", Time(m.created_unix_micros)}};
+            {"created_at", Time(m.created_unix_micros)},
+            {"content", ContentJson(m.content)},
+            {"reply_to_message_id", m.reply_to_message_id},
+            {"reactions", ReactionsJson(m.reactions)}};
         if (m.media) message["media"] = MediaJson(*m.media);
         messages.push_back(std::move(message));
       }

@@ -152,4 +152,12 @@ int BusinessCommands::Do(const v1::TestWebhookEndpointRequest& request) {
   return endpoint.state() == v1::WEBHOOK_ENDPOINT_STATE_ACTIVE ? 0 : 1;
 }
 
+int BusinessCommands::Do(const v1::ReactToMessageRequest& request) {
+  v1::ReactToMessageResponse response;
+  session_.Unary(
+      [&](auto* ctx) { return session_.business().ReactToMessage(ctx, request, &response); });
+  session_.Print(response, FormatReaction(response.reaction()));
+  return 0;
+}
+
 }  // namespace bizrelay::cli

@@ -14,6 +14,7 @@ class BusinessCommands {
 
   int Do(const v1::StreamInboxRequest& request);
   int Do(const v1::SendReplyRequest& request);
+  int Do(const v1::ReactToMessageRequest& request);
   int Do(const v1::MarkMessagesReadRequest& request);
   int Do(const v1::CreateTemplateRequest& request);
   int Do(const v1::ListTemplatesRequest& request);

@@ -112,4 +112,12 @@ int ChatCommands::Do(const v1::StreamEventsRequest& request) {
       });
 }
 
+int ChatCommands::Do(const v1::ReactToChatMessageRequest& request) {
+  v1::ReactToChatMessageResponse response;
+  session_.Unary(
+      [&](auto* ctx) { return session_.chat().ReactToChatMessage(ctx, request, &response); });
+  session_.Print(response, FormatReaction(response.reaction()));
+  return 0;
+}
+
 }  // namespace bizrelay::cli

@@ -23,6 +23,7 @@ class ChatCommands {
   int Do(const v1::ListChatsRequest& request);
   int Do(const v1::ListChatMessagesRequest& request);
   int Do(const v1::StreamEventsRequest& request);
+  int Do(const v1::ReactToChatMessageRequest& request);
 
  private:
   Session& session_;

@@ -324,6 +324,73 @@ TEST(ParseTest, ParseTemplateParameters) {
   EXPECT_THROW(ParseTemplateParameters({"a=1", "a=1"}), UsageError);
 }
 
+TEST(ParseTest, RichMessages) {
+  auto loc = ParseAs<v1::SendMessageRequest>({"location", "b1", "--lat", "-6.175", "--lng",
+                                              "106.827", "--name", "Monas", "--reply-to", "m0"});
+  EXPECT_EQ(loc.business_id(), "b1");
+  EXPECT_DOUBLE_EQ(loc.content().location().latitude(), -6.175);
+  EXPECT_DOUBLE_EQ(loc.content().location().longitude(), 106.827);
+  EXPECT_EQ(loc.content().location().name(), "Monas");
+  EXPECT_EQ(loc.reply_to_message_id(), "m0");
+  ExpectUsageError({"location", "b1", "--lat", "1"}, "--lng");
+
+  auto card = ParseAs<v1::SendMessageRequest>(
+      {"contact", "b1", "Ibu Ani", "--phone", "+62 21 555", "--email", "a@b.example"});
+  EXPECT_EQ(card.content().contacts().cards(0).name(), "Ibu Ani");
+  EXPECT_EQ(card.content().contacts().cards(0).phones(0).number(), "+62 21 555");
+  EXPECT_EQ(card.content().contacts().cards(0).emails(0).address(), "a@b.example");
+
+  auto choice = ParseAs<v1::SendMessageRequest>({"choose", "b1", "m1", "yes"});
+  EXPECT_EQ(choice.content().interactive_reply().message_id(), "m1");
+  EXPECT_EQ(choice.content().interactive_reply().reply_id(), "yes");
+  EXPECT_EQ(ParseAs<v1::SendMessageRequest>({"send", "b1", "ok", "--reply-to", "m1"})
+                .reply_to_message_id(),
+            "m1");
+
+  auto react = ParseAs<v1::ReactToChatMessageRequest>({"react", "c1", "m1", "👍"});
+  EXPECT_EQ(react.emoji(), "👍");
+  EXPECT_EQ(ParseAs<v1::ReactToChatMessageRequest>({"react", "c1", "m1"}).emoji(), "");
+  EXPECT_EQ(ParseAs<v1::ReactToMessageRequest>({"business-react", "c1", "m1", "🙏"}).emoji(), "🙏");
+
+  auto buttons = ParseAs<v1::SendReplyRequest>(
+      {"buttons", "c1", "Pesan?", "--button", "yes=Ya", "--button", "no=Tidak", "--to", "m0"});
+  ASSERT_EQ(buttons.content().interactive().buttons().buttons_size(), 2);
+  EXPECT_EQ(buttons.content().interactive().buttons().buttons(1).title(), "Tidak");
+  EXPECT_EQ(buttons.content().interactive().body(), "Pesan?");
+  EXPECT_EQ(buttons.reply_to_message_id(), "m0");
+  ExpectUsageError({"buttons", "c1", "Pesan?", "--button", "yes"}, "ID=TITLE");
+  ExpectUsageError({"buttons", "c1", "Pesan?"}, "--button");
+
+  auto list = ParseAs<v1::SendReplyRequest>(
+      {"list", "c1", "Menu", "--button-text", "Lihat", "--row", "Kue|bolu|Kue bolu|Rp 50.000",
+       "--row", "Roti|tawar|Roti tawar", "--row", "Kue|lapis|Kue lapis"});
+  const auto& menu = list.content().interactive().list();
+  EXPECT_EQ(menu.button_text(), "Lihat");
+  ASSERT_EQ(menu.sections_size(), 2);
+  EXPECT_EQ(menu.sections(0).title(), "Kue");
+  ASSERT_EQ(menu.sections(0).rows_size(), 2);
+  EXPECT_EQ(menu.sections(0).rows(1).id(), "lapis");
+  EXPECT_EQ(menu.sections(0).rows(0).description(), "Rp 50.000");
+  EXPECT_EQ(menu.sections(1).rows(0).title(), "Roti tawar");
+  ExpectUsageError({"list", "c1", "Menu", "--button-text", "L", "--row", "Kue|bolu"},
+                   "SECTION|ID|TITLE");
+
+  auto tmpl = ParseAs<v1::CreateTemplateRequest>(
+      {"template", "create", "t", "Siap?", "--button", "a=Ambil", "--button", "b=Kirim"});
+  ASSERT_EQ(tmpl.quick_replies_size(), 2);
+  EXPECT_EQ(tmpl.quick_replies(0).id(), "a");
+  auto loc_biz = ParseAs<v1::SendReplyRequest>(
+      {"business-location", "c1", "--lat", "-6.2", "--lng", "106.8", "--to", "m2"});
+  EXPECT_DOUBLE_EQ(loc_biz.content().location().latitude(), -6.2);
+  EXPECT_EQ(loc_biz.reply_to_message_id(), "m2");
+  auto card_biz =
+      ParseAs<v1::SendReplyRequest>({"business-contact", "c1", "Kurir", "--email", "k@t.example"});
+  EXPECT_EQ(card_biz.content().contacts().cards(0).emails(0).address(), "k@t.example");
+  EXPECT_EQ(
+      ParseAs<v1::SendReplyRequest>({"reply", "c1", "ok", "--to", "m3"}).reply_to_message_id(),
+      "m3");
+}
+
 TEST(ParseTest, TlsOptions) {
   TempDir dir;
   std::string ca = dir.Write("ca.pem", "ca");

@@ -69,13 +69,56 @@ std::string MediaSuffix(const v1::HostedMessage& m) {
          " " + std::to_string(m.media().size_bytes()) + " bytes]";
 }
 
+std::string PartyLabel(v1::ChatParty p) {
+  return p == v1::CHAT_PARTY_USER ? "user" : p == v1::CHAT_PARTY_BUSINESS ? "business" : "?";
+}
+
+// What a message carries besides its text, on the same line: the quoted message, the buttons
+// or rows offered, the choice made, contact details, reactions.
+std::string Details(const v1::HostedMessage& m) {
+  std::string out;
+  if (!m.reply_to_message_id().empty())
+    out += "  [reply to " + Printable(m.reply_to_message_id()) + "]";
+  const v1::MessageContent& c = m.content();
+  if (c.has_interactive()) {
+    const v1::Interactive& in = c.interactive();
+    if (in.has_buttons()) {
+      out += "  [buttons:";
+      for (const auto& b : in.buttons().buttons()) {
+        out += " " + Printable(b.id()) + "=" + Printable(b.title());
+      }
+      out += "]";
+    } else if (in.has_list()) {
+      out += "  [list " + Printable(in.list().button_text()) + ":";
+      for (const auto& s : in.list().sections()) {
+        for (const auto& r : s.rows()) out += " " + Printable(r.id()) + "=" + Printable(r.title());
+      }
+      out += "]";
+    }
+  } else if (c.has_interactive_reply()) {
+    out += "  [chose " + Printable(c.interactive_reply().reply_id()) + " of " +
+           Printable(c.interactive_reply().message_id()) + "]";
+  } else if (c.has_contacts()) {
+    for (const auto& card : c.contacts().cards()) {
+      out += "  [" + Printable(card.name());
+      for (const auto& p : card.phones()) out += " " + Printable(p.number());
+      for (const auto& e : card.emails()) out += " " + Printable(e.address());
+      out += "]";
+    }
+  }
+  for (const auto& r : m.reactions()) {
+    out += "  [" + PartyLabel(r.reactor()) + " reacted " + Printable(r.emoji()) + "]";
+  }
+  return out;
+}
+
 template <typename Event>
 std::string EventLine(const Event& e) {
   std::string out = std::to_string(e.position());
   if (e.has_message()) {
     const v1::HostedMessage& m = e.message();
     out += " message " + Printable(m.conversation_id()) + " " + Printable(m.message_id()) + " " +
-           Printable(m.text()) + MediaSuffix(m);
+           Printable(m.text()) + MediaSuffix(m) + Details(m);
   } else if (e.has_status_change()) {
     const v1::MessageStatusChange& s = e.status_change();
     out += " status " + Printable(s.conversation_id()) + " " + Printable(s.message_id()) + " " +
@@ -84,6 +127,10 @@ std::string EventLine(const Event& e) {
     const v1::ChatNotice& n = e.notice();
     out += " notice " + Printable(n.conversation_id()) + " " + NoticeLabel(n.kind());
     if (n.has_disclosure()) out += " version " + std::to_string(n.disclosure().version());
+  } else if (e.has_reaction()) {
+    const v1::MessageReaction& r = e.reaction();
+    out += " reaction " + Printable(r.conversation_id()) + " " + Printable(r.message_id()) + " " +
+           PartyLabel(r.reactor()) + " " + (r.emoji().empty() ? "removed" : Printable(r.emoji()));
   } else {
     out += " unknown";
   }
@@ -256,7 +303,9 @@ std::string FormatSent(const v1::HostedMessage& message, bool replayed, std::str
   std::string out = Field("message_id", message.message_id()) +
                     Field("conversation_id", message.conversation_id()) +
                     Field("status", StatusLabel(message.status()));
-  if (!message.template_name().empty()) out += Field("text", message.text());
+  if (!message.template_name().empty() || message.has_content()) {
+    out += Field("text", message.text());
+  }
   if (message.has_media()) out += FormatMedia(message.media());
   if (replayed) out += "replayed: true (an earlier call with this key was stored)\n";
   if (!key.empty()) out += Field("idempotency_key", key);
@@ -279,7 +328,7 @@ std::string FormatMessages(const google::protobuf::RepeatedPtrField<v1::HostedMe
   for (const v1::HostedMessage& m : messages) {
     out += Time(m.create_time()) + "  " + Printable(m.message_id()) + "  " +
            AuthorLabel(m.direction()) + "  " + StatusLabel(m.status()) + "  " +
-           Printable(m.text()) + MediaSuffix(m) + "\n";
+           Printable(m.text()) + MediaSuffix(m) + Details(m) + "\n";
   }
   return out;
 }
@@ -288,6 +337,11 @@ std::string FormatEvent(const v1::StreamEventsResponse& event) { return EventLin
 
 std::string FormatEvent(const v1::StreamInboxResponse& event) { return InboxLine(event); }
 
+std::string FormatReaction(const v1::MessageReaction& reaction) {
+  return Field("message_id", reaction.message_id()) +
+         Field("reaction", reaction.emoji().empty() ? "removed" : reaction.emoji());
+}
+
 std::string FormatTemplates(const google::protobuf::RepeatedPtrField<v1::Template>& templates) {
   std::string out;
   for (const v1::Template& t : templates) {
@@ -295,7 +349,14 @@ std::string FormatTemplates(const google::protobuf::RepeatedPtrField<v1::Templat
     for (const std::string& p : t.parameters()) {
       params += (params.empty() ? "" : ",") + Printable(p);
     }
-    out += Printable(t.name()) + "  (" + params + ")  " + Printable(t.body()) + "\n";
+    out += Printable(t.name()) + "  (" + params + ")  " + Printable(t.body());
+    if (!t.quick_replies().empty()) {
+      out += "  [buttons:";
+      for (const auto& b : t.quick_replies())
+        out += " " + Printable(b.id()) + "=" + Printable(b.title());
+      out += "]";
+    }
+    out += "\n";
   }
   return out;
 }

@@ -57,6 +57,8 @@ std::string FormatMessages(const google::protobuf::RepeatedPtrField<v1::HostedMe
 // the status or the notice.
 std::string FormatEvent(const v1::StreamEventsResponse& event);
 std::string FormatEvent(const v1::StreamInboxResponse& event);
+// A reaction as set (or removed).
+std::string FormatReaction(const v1::MessageReaction& reaction);
 
 // Business side.
 std::string FormatTemplates(const google::protobuf::RepeatedPtrField<v1::Template>& templates);

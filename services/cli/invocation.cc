@@ -52,6 +52,20 @@ struct Values {
   bool enable = false;
   bool disable = false;
   bool rotate_secret = false;
+  std::string reply_to;
+  std::string reply_id;
+  std::string emoji;
+  double latitude = 0;
+  double longitude = 0;
+  std::string place_name;
+  std::string address;
+  std::vector<std::string> phones;
+  std::vector<std::string> emails;
+  std::vector<std::string> buttons;
+  std::vector<std::string> rows;
+  std::string header;
+  std::string footer;
+  std::string button_text;
 };
 
 void SetFromEnv(const Environment& env, const char* name, std::string* value) {
@@ -59,6 +73,43 @@ void SetFromEnv(const Environment& env, const char* name, std::string* value) {
 }
 
 }  // namespace
+
+std::vector<v1::ReplyButton> ParseButtons(const std::vector<std::string>& buttons) {
+  std::vector<v1::ReplyButton> out;
+  for (const auto& b : buttons) {
+    auto eq = b.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw UsageError("--button '" + b + "': expected ID=TITLE");
+    }
+    v1::ReplyButton button;
+    button.set_id(b.substr(0, eq));
+    button.set_title(b.substr(eq + 1));
+    out.push_back(std::move(button));
+  }
+  return out;
+}
+
+v1::ListMenu ParseListRows(const std::string& button_text, const std::vector<std::string>& rows) {
+  v1::ListMenu list;
+  list.set_button_text(button_text);
+  std::map<std::string, int> section_of;
+  for (const auto& spec : rows) {
+    std::vector<std::string> parts;
+    std::stringstream ss(spec);
+    std::string part;
+    while (std::getline(ss, part, '|')) parts.push_back(part);
+    if (parts.size() < 3 || parts.size() > 4) {
+      throw UsageError("--row '" + spec + "': expected SECTION|ID|TITLE[|DESCRIPTION]");
+    }
+    auto [it, added] = section_of.try_emplace(parts[0], list.sections_size());
+    if (added) list.add_sections()->set_title(parts[0]);
+    auto* row = list.mutable_sections(it->second)->add_rows();
+    row->set_id(parts[1]);
+    row->set_title(parts[2]);
+    if (parts.size() == 4) row->set_description(parts[3]);
+  }
+  return list;
+}
 
 std::vector<v1::WebhookEventKind> ParseWebhookKinds(const std::string& kinds) {
   std::vector<v1::WebhookEventKind> out;
@@ -350,11 +401,13 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args, const Environ
   send->add_option("--file", send_file, "Upload this file and send it with TEXT as its caption")
       ->check(CLI::ExistingFile);
   send->add_option("--type", send_type, "MIME type of --file (default: read from its bytes)");
+  send->add_option("--reply-to", v.reply_to, "Quote this earlier message of the chat");
   auto send_key = idempotency_key(send);
   send->callback([&, send_key] {
     v1::SendMessageRequest r;
     r.set_business_id(v.business_id);
     r.set_text(v.text);
+    r.set_reply_to_message_id(v.reply_to);
     r.set_idempotency_key(send_key());
     if (send_file.empty()) {
       if (send_text->count() == 0) throw CLI::RequiredError("TEXT (or --file)");
@@ -377,6 +430,93 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args, const Environ
   download->add_flag("--business", dl.as_business,
                      "Download as the business (API key) rather than as the user");
   download->callback([&] { set(dl); });
+
+  // Rich content, both sides: a location and contact cards.
+  auto location_options = [&v](CLI::App* sub) {
+    sub->add_option("--lat", v.latitude, "Latitude in degrees (-90 to 90)")->required();
+    sub->add_option("--lng", v.longitude, "Longitude in degrees (-180 to 180)")->required();
+    sub->add_option("--name", v.place_name, "Name of the place");
+    sub->add_option("--address", v.address, "Address");
+  };
+  auto location_content = [&v] {
+    v1::MessageContent c;
+    auto* l = c.mutable_location();
+    l->set_latitude(v.latitude);
+    l->set_longitude(v.longitude);
+    l->set_name(v.place_name);
+    l->set_address(v.address);
+    return c;
+  };
+  auto contact_options = [&v](CLI::App* sub) {
+    sub->add_option("NAME", v.name, "The contact's name")->required();
+    sub->add_option("--phone", v.phones, "A phone number (repeatable)");
+    sub->add_option("--email", v.emails, "An email address (repeatable)");
+  };
+  auto contact_content = [&v] {
+    v1::MessageContent c;
+    auto* card = c.mutable_contacts()->add_cards();
+    card->set_name(v.name);
+    for (const auto& p : v.phones) card->add_phones()->set_number(p);
+    for (const auto& e : v.emails) card->add_emails()->set_address(e);
+    return c;
+  };
+  CLI::App* location = app.add_subcommand("location", "Send a location to a business");
+  location->group(kUserGroup);
+  business_id(location);
+  location_options(location);
+  location->add_option("--reply-to", v.reply_to, "Quote this earlier message of the chat");
+  auto location_key = idempotency_key(location);
+  location->callback([&, location_key, location_content] {
+    v1::SendMessageRequest r;
+    r.set_business_id(v.business_id);
+    *r.mutable_content() = location_content();
+    r.set_reply_to_message_id(v.reply_to);
+    r.set_idempotency_key(location_key());
+    set(r);
+  });
+  CLI::App* contact = app.add_subcommand("contact", "Send a contact card to a business");
+  contact->group(kUserGroup);
+  business_id(contact);
+  contact_options(contact);
+  contact->add_option("--reply-to", v.reply_to, "Quote this earlier message of the chat");
+  auto contact_key = idempotency_key(contact);
+  contact->callback([&, contact_key, contact_content] {
+    v1::SendMessageRequest r;
+    r.set_business_id(v.business_id);
+    *r.mutable_content() = contact_content();
+    r.set_reply_to_message_id(v.reply_to);
+    r.set_idempotency_key(contact_key());
+    set(r);
+  });
+  CLI::App* choose = app.add_subcommand(
+      "choose", "Answer a business's buttons or list: send the chosen button or row id");
+  choose->group(kUserGroup);
+  business_id(choose);
+  choose->add_option("MESSAGE_ID", v.message_id, "The business message answered")->required();
+  choose->add_option("REPLY_ID", v.reply_id, "The chosen button or row id")->required();
+  auto choose_key = idempotency_key(choose);
+  choose->callback([&, choose_key] {
+    v1::SendMessageRequest r;
+    r.set_business_id(v.business_id);
+    auto* choice = r.mutable_content()->mutable_interactive_reply();
+    choice->set_message_id(v.message_id);
+    choice->set_reply_id(v.reply_id);
+    r.set_idempotency_key(choose_key());
+    set(r);
+  });
+  CLI::App* react = app.add_subcommand(
+      "react", "React to a message with one emoji (without EMOJI: remove your reaction)");
+  react->group(kUserGroup);
+  conversation_id(react);
+  react->add_option("MESSAGE_ID", v.message_id, "Message id")->required();
+  react->add_option("EMOJI", v.emoji, "One emoji");
+  react->callback([&] {
+    v1::ReactToChatMessageRequest r;
+    r.set_conversation_id(v.conversation_id);
+    r.set_message_id(v.message_id);
+    r.set_emoji(v.emoji);
+    set(r);
+  });
   CLI::App* chats = app.add_subcommand("chats", "List the user's chats");
   chats->group(kUserGroup);
   paging(chats);
@@ -434,11 +574,13 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args, const Environ
   reply->add_option("--file", reply_file, "Upload this file and send it with TEXT as its caption")
       ->check(CLI::ExistingFile);
   reply->add_option("--type", reply_type, "MIME type of --file (default: read from its bytes)");
+  reply->add_option("--to", v.reply_to, "Quote this earlier message of the conversation");
   auto reply_key = idempotency_key(reply);
   reply->callback([&, reply_key] {
     v1::SendReplyRequest r;
     r.set_conversation_id(v.conversation_id);
     r.set_text(v.text);
+    r.set_reply_to_message_id(v.reply_to);
     r.set_idempotency_key(reply_key());
     if (reply_file.empty()) {
       if (reply_text->count() == 0) throw CLI::RequiredError("TEXT (or --file)");
@@ -447,15 +589,105 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args, const Environ
       set(ReplyFile{.reply = r, .path = reply_file, .mime_type = reply_type});
     }
   });
+  auto interactive_options = [&v](CLI::App* sub) {
+    sub->add_option("BODY", v.body, "Message body")->required();
+    sub->add_option("--header", v.header, "Header line");
+    sub->add_option("--footer", v.footer, "Footer line");
+    sub->add_option("--to", v.reply_to, "Quote this earlier message of the conversation");
+  };
+  CLI::App* buttons = app.add_subcommand(
+      "buttons", "Send a message with up to 3 reply buttons (inside the service window)");
+  buttons->group(kBusinessGroup);
+  conversation_id(buttons);
+  interactive_options(buttons);
+  buttons->add_option("--button", v.buttons, "A button as ID=TITLE (1 to 3)")->required();
+  auto buttons_key = idempotency_key(buttons);
+  buttons->callback([&, buttons_key] {
+    v1::SendReplyRequest r;
+    r.set_conversation_id(v.conversation_id);
+    auto* in = r.mutable_content()->mutable_interactive();
+    in->set_body(v.body);
+    in->set_header(v.header);
+    in->set_footer(v.footer);
+    for (auto& b : ParseButtons(v.buttons)) *in->mutable_buttons()->add_buttons() = b;
+    r.set_reply_to_message_id(v.reply_to);
+    r.set_idempotency_key(buttons_key());
+    set(r);
+  });
+  CLI::App* list = app.add_subcommand(
+      "list", "Send a message with a list to choose from (inside the service window)");
+  list->group(kBusinessGroup);
+  conversation_id(list);
+  interactive_options(list);
+  list->add_option("--button-text", v.button_text, "Label of the button that opens the list")
+      ->required();
+  list->add_option("--row", v.rows, "A row as SECTION|ID|TITLE[|DESCRIPTION] (at most 10)")
+      ->required();
+  auto list_key = idempotency_key(list);
+  list->callback([&, list_key] {
+    v1::SendReplyRequest r;
+    r.set_conversation_id(v.conversation_id);
+    auto* in = r.mutable_content()->mutable_interactive();
+    in->set_body(v.body);
+    in->set_header(v.header);
+    in->set_footer(v.footer);
+    *in->mutable_list() = ParseListRows(v.button_text, v.rows);
+    r.set_reply_to_message_id(v.reply_to);
+    r.set_idempotency_key(list_key());
+    set(r);
+  });
+  CLI::App* biz_location = app.add_subcommand("business-location", "Send a location to a user");
+  biz_location->group(kBusinessGroup);
+  conversation_id(biz_location);
+  location_options(biz_location);
+  biz_location->add_option("--to", v.reply_to, "Quote this earlier message of the conversation");
+  auto biz_location_key = idempotency_key(biz_location);
+  biz_location->callback([&, biz_location_key, location_content] {
+    v1::SendReplyRequest r;
+    r.set_conversation_id(v.conversation_id);
+    *r.mutable_content() = location_content();
+    r.set_reply_to_message_id(v.reply_to);
+    r.set_idempotency_key(biz_location_key());
+    set(r);
+  });
+  CLI::App* biz_contact = app.add_subcommand("business-contact", "Send a contact card to a user");
+  biz_contact->group(kBusinessGroup);
+  conversation_id(biz_contact);
+  contact_options(biz_contact);
+  biz_contact->add_option("--to", v.reply_to, "Quote this earlier message of the conversation");
+  auto biz_contact_key = idempotency_key(biz_contact);
+  biz_contact->callback([&, biz_contact_key, contact_content] {
+    v1::SendReplyRequest r;
+    r.set_conversation_id(v.conversation_id);
+    *r.mutable_content() = contact_content();
+    r.set_reply_to_message_id(v.reply_to);
+    r.set_idempotency_key(biz_contact_key());
+    set(r);
+  });
+  CLI::App* biz_react = app.add_subcommand(
+      "business-react", "React to a message with one emoji (without EMOJI: remove the reaction)");
+  biz_react->group(kBusinessGroup);
+  conversation_id(biz_react);
+  biz_react->add_option("MESSAGE_ID", v.message_id, "Message id")->required();
+  biz_react->add_option("EMOJI", v.emoji, "One emoji");
+  biz_react->callback([&] {
+    v1::ReactToMessageRequest r;
+    r.set_conversation_id(v.conversation_id);
+    r.set_message_id(v.message_id);
+    r.set_emoji(v.emoji);
+    set(r);
+  });
   CLI::App* tmpl = app.add_subcommand("template", "Manage and send template messages");
   tmpl->group(kBusinessGroup);
   CLI::App* tmpl_create = tmpl->add_subcommand("create", "Register or replace a template");
   tmpl_create->add_option("NAME", v.name, "Template name")->required();
   tmpl_create->add_option("BODY", v.body, "Body with {{parameter}} placeholders")->required();
+  tmpl_create->add_option("--button", v.buttons, "A quick-reply button as ID=TITLE (up to 3)");
   tmpl_create->callback([&] {
     v1::CreateTemplateRequest r;
     r.set_name(v.name);
     r.set_body(v.body);
+    for (auto& b : ParseButtons(v.buttons)) *r.add_quick_replies() = b;
     set(r);
   });
   CLI::App* tmpl_list = tmpl->add_subcommand("list", "List the business's templates");

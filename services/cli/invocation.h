@@ -111,13 +111,14 @@ using Request = std::variant<
     v1::GetBusinessDisclosureRequest, v1::StartChatRequest, v1::BlockBusinessRequest,
     v1::UnblockBusinessRequest, v1::LeaveChatRequest, v1::SendMessageRequest, v1::MarkReadRequest,
     v1::ListChatsRequest, v1::ListChatMessagesRequest, v1::StreamEventsRequest, SendFile,
-    DownloadFile,
+    DownloadFile, v1::ReactToChatMessageRequest,
     // BusinessService
     v1::StreamInboxRequest, v1::SendReplyRequest, v1::MarkMessagesReadRequest,
     v1::CreateTemplateRequest, v1::ListTemplatesRequest, v1::ListConversationsRequest,
     v1::ListMessagesRequest, v1::UpdateProfileRequest, v1::CreateWebhookEndpointRequest,
     v1::ListWebhookEndpointsRequest, v1::UpdateWebhookEndpointRequest,
     v1::DeleteWebhookEndpointRequest, v1::TestWebhookEndpointRequest, ReplyFile,
+    v1::ReactToMessageRequest,
     // PersonalRelayService (and AccountService for send tokens)
     PersonalInit, PersonalTokens, PersonalRefill, PersonalSend, PersonalListen>;
 
@@ -167,6 +168,15 @@ std::map<std::string, std::string> ParseTemplateParameters(const std::vector<std
 // Parses `--kinds`: a comma-separated list of message, status and notice (the event kinds a
 // webhook endpoint receives). Throws UsageError on anything else.
 std::vector<v1::WebhookEventKind> ParseWebhookKinds(const std::string& kinds);
+
+// Parses `--button` values ID=TITLE (reply buttons, template quick replies). Throws UsageError
+// on a missing '=' or an empty id.
+std::vector<v1::ReplyButton> ParseButtons(const std::vector<std::string>& buttons);
+
+// Parses `--row` values SECTION|ID|TITLE[|DESCRIPTION] into sections, in order of first
+// appearance (rows of one section title are grouped). Throws UsageError on fewer than three
+// parts.
+v1::ListMenu ParseListRows(const std::string& button_text, const std::vector<std::string>& rows);
 
 // A fresh idempotency key: 128 random bits as 32 lowercase hex digits.
 std::string NewIdempotencyKey();

@@ -3,6 +3,7 @@
 #include "services/hosting/convert.h"
 #include "services/hosting/event_stream.h"
 #include "services/hosting/media_streams.h"
+#include "services/hosting/rich_content.h"
 #include "services/platform/token.h"
 #include "services/rpc/bearer.h"
 
@@ -45,7 +46,9 @@ grpc::ServerUnaryReactor* BusinessServiceImpl::SendReply(grpc::CallbackServerCon
       request->template_name(),
       {request->template_parameters().begin(), request->template_parameters().end()},
       request->idempotency_key(),
-      request->media_id()};
+      request->media_id(),
+      request->has_content() ? std::optional<v1::MessageContent>(request->content()) : std::nullopt,
+      request->reply_to_message_id()};
   auto token = rpc::BearerToken(ctx->client_metadata());
   return AsBusiness(
       ctx,
@@ -74,14 +77,19 @@ grpc::ServerUnaryReactor* BusinessServiceImpl::CreateTemplate(
     grpc::CallbackServerContext* ctx, const v1::CreateTemplateRequest* request,
     v1::CreateTemplateResponse* response) {
   return AsBusiness(
-      ctx, [&] { ParseTemplate(request->name(), request->body(), *env_.options); },
-      [this, name = request->name(), body = request->body(), response](auto& tx,
-                                                                       const auto& business) {
-        auto def = desk_.CreateTemplate(tx, business, name, body);
+      ctx,
+      [&] {
+        ParseTemplate(request->name(), request->body(), *env_.options);
+        CheckReplyButtons(request->quick_replies(), "quick_replies", /*allow_empty=*/true);
+      },
+      [this, name = request->name(), body = request->body(), quick = request->quick_replies(),
+       response](auto& tx, const auto& business) {
+        auto def = desk_.CreateTemplate(tx, business, name, body, quick);
         auto* t = response->mutable_template_();
         t->set_name(def.name);
         t->set_body(def.body);
         for (const auto& p : def.parameters) t->add_parameters(p);
+        *t->mutable_quick_replies() = quick;
       });
 }
 
@@ -94,6 +102,10 @@ grpc::ServerUnaryReactor* BusinessServiceImpl::ListTemplates(grpc::CallbackServe
       t->set_name(row.name);
       t->set_body(row.body);
       for (const auto& p : row.parameters) t->add_parameters(p);
+      v1::ReplyButtons quick;
+      if (!row.quick_replies.empty() && quick.ParseFromString(row.quick_replies)) {
+        *t->mutable_quick_replies() = quick.buttons();
+      }
     }
   });
 }
@@ -184,6 +196,22 @@ BusinessServiceImpl::DownloadMedia(grpc::CallbackServerContext* ctx,
                                    const v1::BusinessServiceDownloadMediaRequest* request) {
   return DownloadReactor<v1::BusinessServiceDownloadMediaResponse>::Start(
       ctx, env_, auth::PrincipalKind::kBusiness, request->media_id(), request->offset());
+}
+
+grpc::ServerUnaryReactor* BusinessServiceImpl::ReactToMessage(
+    grpc::CallbackServerContext* ctx, const v1::ReactToMessageRequest* request,
+    v1::ReactToMessageResponse* response) {
+  auto token = rpc::BearerToken(ctx->client_metadata());
+  return AsBusiness(
+      ctx,
+      [&] {
+        CheckReactionEmoji(request->emoji());
+        if (token) CheckSendRate(env_, Sha256(*token));
+      },
+      [this, conv = request->conversation_id(), msg = request->message_id(),
+       emoji = request->emoji(), response](auto& tx, const auto& business) {
+        ToProto(desk_.React(tx, business, conv, msg, emoji), response->mutable_reaction());
+      });
 }
 
 }  // namespace bizrelay::hosting

@@ -46,6 +46,9 @@ class BusinessServiceImpl : public v1::BusinessService::CallbackService {
   grpc::ServerUnaryReactor* LabelConversation(grpc::CallbackServerContext* ctx,
                                               const v1::LabelConversationRequest* request,
                                               v1::LabelConversationResponse* response) override;
+  grpc::ServerUnaryReactor* ReactToMessage(grpc::CallbackServerContext* ctx,
+                                           const v1::ReactToMessageRequest* request,
+                                           v1::ReactToMessageResponse* response) override;
 
  protected:
   // Runs `work(tx, business_id)` in a read-write transaction for the authenticated business;

@@ -7,6 +7,7 @@
 #include "services/hosting/event_repository.h"
 #include "services/hosting/media_repository.h"
 #include "services/hosting/message_repository.h"
+#include "services/hosting/rich_content.h"
 #include "services/hosting/template_repository.h"
 #include "services/hosting/terms_repository.h"
 #include "services/platform/error.h"
@@ -36,9 +37,64 @@ bool OpenOne(pqxx::transaction_base& tx, KeyRing& keys, MessageRow* m) {
     spdlog::error("event=body_does_not_open message_id={}", m->message_id);
     return false;
   }
-  m->text = std::move(*text);
+  auto parts = DecodeBody(std::move(*text));
+  if (!parts) {
+    spdlog::error("event=body_malformed message_id={}", m->message_id);
+    return false;
+  }
+  m->text = std::move(parts->text);
+  m->content = std::move(parts->content);
+  m->reply_to_message_id = std::move(parts->reply_to_message_id);
   m->sealed.clear();
   return true;
+}
+
+// A reaction's associated data binds it to its message and side, apart from the message body.
+std::string ReactionRef(const std::string& message_id, Party party) {
+  return message_id + "|reaction|" + std::to_string(static_cast<int>(party));
+}
+
+// Opens a reaction's emoji; an empty `sealed` (a removed reaction) opens to an empty emoji.
+bool OpenReaction(pqxx::transaction_base& tx, KeyRing& keys, const std::string& business_id,
+                  ReactionRow* r) {
+  auto key = keys.DataKey(tx, business_id, /*create=*/false);
+  if (!key) return false;
+  if (r->sealed.empty()) return true;
+  auto padded = KeyRing::OpenBody(*key, business_id, r->conversation_id,
+                                  ReactionRef(r->message_id, r->party), r->sealed);
+  if (!padded) {
+    spdlog::error("event=reaction_does_not_open message_id={}", r->message_id);
+    return false;
+  }
+  r->emoji = UnpadEmoji(std::move(*padded));
+  r->sealed.clear();
+  return true;
+}
+
+// Stores (or removes) one side's reaction and tells the other side. The caller holds the lock
+// order: the business head before, and the user's head after, the conversation row.
+ReactionRow StoreReaction(pqxx::transaction_base& tx, KeyRing& keys, const ConversationRow& chat,
+                          const std::string& message_id, Party party, const std::string& emoji) {
+  ReactionRow r{.message_id = message_id,
+                .conversation_id = chat.conversation_id,
+                .party = party,
+                .sealed = "",
+                .emoji = emoji,
+                .updated_unix_micros = 0};
+  bool changed = true;
+  if (emoji.empty()) {
+    changed = MessageRepository::RemoveReaction(tx, message_id, party);
+  } else {
+    auto data_key = keys.DataKey(tx, chat.business_id, /*create=*/true);
+    std::string sealed = KeyRing::SealBody(*data_key, chat.business_id, chat.conversation_id,
+                                           ReactionRef(message_id, party), PadEmoji(emoji));
+    r.updated_unix_micros = MessageRepository::SetReaction(tx, message_id, party, sealed);
+  }
+  if (changed) {
+    const std::string& other = party == Party::kUser ? chat.business_id : chat.user_id;
+    EventRepository::AppendEvent(tx, other, EventKind::kReaction, chat.conversation_id, message_id);
+  }
+  return r;
 }
 
 Error ConversationNotFound() { return NotFound("conversation"); }
@@ -70,6 +126,7 @@ Page<MessageRow> MessagesPage(pqxx::transaction_base& tx, KeyRing& keys,
     page.next_page_token = EncodePageToken({std::to_string(seq)});
   }
   OpenBodies(tx, keys, &page.items);
+  AttachReactions(tx, keys, &page.items);
   return page;
 }
 
@@ -111,6 +168,7 @@ void OpenBodies(pqxx::transaction_base& tx, KeyRing& keys, std::vector<MessageRo
 
 void OpenBodies(pqxx::transaction_base& tx, KeyRing& keys, std::vector<EventRow>* events) {
   std::erase_if(*events, [&](EventRow& e) {
+    if (e.kind == EventKind::kReaction) return !OpenReaction(tx, keys, e.business_id, &e.reaction);
     return e.kind == EventKind::kMessage && !OpenOne(tx, keys, &e.message);
   });
   std::vector<MessageRow*> opened;
@@ -141,6 +199,20 @@ MediaRow AttachUpload(pqxx::transaction_base& tx, KeyRing& keys, const std::stri
   }
   media->sealed_sha256.clear();
   return *media;
+}
+
+void AttachReactions(pqxx::transaction_base& tx, KeyRing& keys, std::vector<MessageRow>* rows) {
+  std::vector<std::string> ids;
+  std::map<std::string, MessageRow*> by_id;
+  for (auto& m : *rows) {
+    ids.push_back(m.message_id);
+    by_id[m.message_id] = &m;
+  }
+  for (auto& r : MessageRepository::Reactions(tx, ids)) {
+    MessageRow* m = by_id.at(r.message_id);
+    r.conversation_id = m->conversation_id;
+    if (OpenReaction(tx, keys, m->business_id, &r)) m->reactions.push_back(std::move(r));
+  }
 }
 
 void OffboardBusiness(pqxx::transaction_base& tx, KeyRing& keys, const std::string& business_id) {
@@ -270,16 +342,107 @@ Page<MessageRow> UserChats::ListMessages(pqxx::transaction_base& tx, const std::
   return MessagesPage(tx, *keys_, conversation_id, page_size, page_token);
 }
 
+void UserChats::CheckSend(const Send& send) const {
+  if (send.content) {
+    CheckContent(*send.content, Party::kUser);
+    if (!send.text.empty()) throw InvalidField("text", "send either text or content, not both");
+  } else {
+    CheckMessageText("text", send.text, options_);
+  }
+  if (!send.reply_to_message_id.empty()) CheckId("message", send.reply_to_message_id);
+  CheckId("business", send.business_id);
+}
+
+std::string UserChats::RequestHashOf(const Send& send) {
+  if (!send.rich()) return RequestHash({send.business_id, send.text});
+  std::string content;
+  if (send.content) send.content->SerializeToString(&content);
+  return RequestHash(
+      {send.business_id, send.text, "content", content, "reply_to", send.reply_to_message_id});
+}
+
+std::string UserChats::PrepareRichSend(pqxx::transaction_base& tx, const std::string& user_id,
+                                       const Send& send) const {
+  std::optional<v1::MessageContent> content = send.content;
+  // Only what the API defines is stored: fields of a newer client's API are dropped.
+  if (content) content->DiscardUnknownFields();
+  auto chat = ConversationRepository::ChatOfUserWithBusiness(tx, user_id, send.business_id);
+  if (chat && !send.reply_to_message_id.empty() &&
+      !MessageRepository::LiveMessage(tx, chat->conversation_id, send.reply_to_message_id)) {
+    throw NotFound("message");
+  }
+  if (chat && content && content->has_interactive_reply()) {
+    auto* choice = content->mutable_interactive_reply();
+    auto answered = MessageRepository::LiveMessage(tx, chat->conversation_id, choice->message_id());
+    if (!answered || answered->direction != Direction::kBusinessToUser) throw NotFound("message");
+    std::vector<MessageRow> rows{std::move(*answered)};
+    OpenBodies(tx, *keys_, &rows);
+    if (rows.empty()) throw NotFound("message");
+    v1::MessageContent offered;
+    std::optional<std::string> title;
+    if (!rows[0].content.empty() && offered.ParseFromString(rows[0].content)) {
+      title = OfferedTitle(offered, choice->reply_id());
+    }
+    if (!title) {
+      throw Error(ErrorCode::kInvalidArgument, "REPLY_NOT_OFFERED",
+                  "the message answered offers no button or row with this id",
+                  {{"field", "content.interactive_reply.reply_id"}});
+    }
+    choice->set_title(*title);
+  }
+  std::string bytes;
+  if (content) content->SerializeToString(&bytes);
+  return EncodeBody(
+      {content ? PlainRendering(*content) : send.text, bytes, send.reply_to_message_id});
+}
+
+ReactionRow UserChats::React(pqxx::transaction_base& tx, const std::string& user_id,
+                             const std::string& conversation_id, const std::string& message_id,
+                             const std::string& emoji) const {
+  CheckId("conversation", conversation_id);
+  CheckId("message", message_id);
+  CheckReactionEmoji(emoji);
+  auto chat = ConversationRepository::ConversationOfUser(tx, user_id, conversation_id);
+  if (!chat) throw ConversationNotFound();
+  auto required = tx.exec_params1("SELECT core.required_policy($1::uuid)", user_id)[0];
+  if (!required.is_null()) {
+    throw Error(ErrorCode::kFailedPrecondition, "POLICY_ACCEPTANCE_REQUIRED",
+                "accept policy version " + required.as<std::string>() + " to send again",
+                {{"version", required.as<std::string>()}});
+  }
+  if (chat->state != ChatState::kOpen) {
+    throw Error(ErrorCode::kFailedPrecondition, "CHAT_NOT_OPEN",
+                "the chat is left or the business is blocked; start or unblock it first");
+  }
+  // Lock order: the business head (the event's log) before the message rows.
+  EventRepository::TakePositions(tx, chat->business_id, 0);
+  if (!MessageRepository::LiveMessage(tx, conversation_id, message_id)) throw NotFound("message");
+  return StoreReaction(tx, *keys_, *chat, message_id, Party::kUser, emoji);
+}
+
 // ---- BusinessDesk ----
 
 void BusinessDesk::CheckReply(const Reply& reply) const {
   CheckIdempotencyKey(reply.idempotency_key, options_);
+  if (!reply.reply_to_message_id.empty()) CheckId("message", reply.reply_to_message_id);
   if (!reply.media_id.empty()) {
     CheckId("media", reply.media_id);
     if (!reply.template_name.empty()) {
       throw InvalidField("media_id", "media goes with a free-form reply, not with a template");
     }
+    if (reply.content) {
+      throw InvalidField("content", "media goes with a caption in text, not with content");
+    }
     CheckCaption("text", reply.text, options_);
+  } else if (reply.content) {
+    CheckContent(*reply.content, Party::kBusiness);
+    if (!reply.text.empty()) throw InvalidField("text", "send either text or content, not both");
+    if (!reply.template_name.empty()) {
+      throw InvalidField("template_name", "send either a template or content, not both");
+    }
+    if (!reply.parameters.empty()) {
+      throw InvalidField("template_parameters", "parameters need a template_name");
+    }
   } else if (reply.template_name.empty()) {
     CheckMessageText("text", reply.text, options_);
     if (!reply.parameters.empty()) {
@@ -306,6 +469,19 @@ SentMessage BusinessDesk::SendReply(pqxx::transaction_base& tx, const std::strin
     hash_parts.push_back("media");
     hash_parts.push_back(reply.media_id);
   }
+  std::string content_bytes;
+  if (reply.content) {
+    // Only what the API defines is stored: fields of a newer client's API are dropped.
+    v1::MessageContent known = *reply.content;
+    known.DiscardUnknownFields();
+    known.SerializeToString(&content_bytes);
+    hash_parts.push_back("content");
+    hash_parts.push_back(content_bytes);
+  }
+  if (!reply.reply_to_message_id.empty()) {
+    hash_parts.push_back("reply_to");
+    hash_parts.push_back(reply.reply_to_message_id);
+  }
   std::string request_hash = RequestHash(hash_parts);
 
   auto chat = ConversationRepository::ConversationOfBusiness(tx, business_id, reply.conversation_id,
@@ -317,11 +493,10 @@ SentMessage BusinessDesk::SendReply(pqxx::transaction_base& tx, const std::strin
       throw Error(ErrorCode::kAlreadyExists, "IDEMPOTENCY_KEY_REUSED",
                   "this idempotency key was used for a different message");
     }
-    MessageRow replayed = earlier->first;
-    replayed.sealed.clear();
-    replayed.text = reply.text;
-    if (!reply.media_id.empty()) replayed.media = MediaOfMessage(tx, *keys_, replayed);
-    return {replayed, true};
+    std::vector<MessageRow> replayed{earlier->first};
+    OpenBodies(tx, *keys_, &replayed);
+    if (replayed.empty()) throw ConversationNotFound();
+    return {replayed[0], true};
   }
   // A user who left or blocked is out of reach; say so exactly as for an unknown conversation.
   if (chat->state != ChatState::kOpen) throw ConversationNotFound();
@@ -332,16 +507,34 @@ SentMessage BusinessDesk::SendReply(pqxx::transaction_base& tx, const std::strin
     if (!row) throw NotFound("template");
     TemplateDef def{row->name, row->body, row->parameters};
     text = FillTemplate(def, reply.parameters, options_);
+    v1::ReplyButtons quick;
+    if (!row->quick_replies.empty() && quick.ParseFromString(row->quick_replies) &&
+        quick.buttons_size() > 0) {
+      // The template's quick replies make the message interactive, outside the window too.
+      v1::MessageContent content;
+      content.mutable_interactive()->set_body(text);
+      *content.mutable_interactive()->mutable_buttons() = quick;
+      content.SerializeToString(&content_bytes);
+    }
   } else if (!WindowOpen(*chat)) {
     throw Error(ErrorCode::kFailedPrecondition, "OUTSIDE_SERVICE_WINDOW",
                 "free-form replies are allowed only within the service window after the user's "
                 "last message; send a template instead",
                 {{"window_seconds", std::to_string(options_.service_window.count())}});
   }
+  if (!reply.reply_to_message_id.empty() &&
+      !MessageRepository::LiveMessage(tx, chat->conversation_id, reply.reply_to_message_id)) {
+    throw NotFound("message");
+  }
+  if (reply.content) text = PlainRendering(*reply.content);
+  BodyParts parts{text, content_bytes, reply.reply_to_message_id};
   auto data_key = keys_->DataKey(tx, business_id, /*create=*/true);
   MessageRow message = MessageRepository::InsertMessage(
-      tx, *chat, Direction::kBusinessToUser, text, reply.template_name, reply.idempotency_key,
-      request_hash, *data_key, options_.default_lifetime_seconds);
+      tx, *chat, Direction::kBusinessToUser, EncodeBody(parts), reply.template_name,
+      reply.idempotency_key, request_hash, *data_key, options_.default_lifetime_seconds);
+  message.text = std::move(parts.text);
+  message.content = std::move(parts.content);
+  message.reply_to_message_id = std::move(parts.reply_to_message_id);
   if (!reply.media_id.empty()) {
     message.media = AttachUpload(tx, *keys_, reply.media_id, business_id,
                                  /*user_uploaded=*/false, message);
@@ -372,11 +565,42 @@ int BusinessDesk::MarkRead(pqxx::transaction_base& tx, const std::string& busine
   return marked;
 }
 
-TemplateDef BusinessDesk::CreateTemplate(pqxx::transaction_base& tx, const std::string& business_id,
-                                         const std::string& name, const std::string& body) const {
+TemplateDef BusinessDesk::CreateTemplate(
+    pqxx::transaction_base& tx, const std::string& business_id, const std::string& name,
+    const std::string& body,
+    const google::protobuf::RepeatedPtrField<v1::ReplyButton>& quick_replies) const {
   TemplateDef def = ParseTemplate(name, body, options_);
-  TemplateRepository::UpsertTemplate(tx, business_id, {def.name, def.body, def.parameters});
+  CheckReplyButtons(quick_replies, "quick_replies", /*allow_empty=*/true);
+  std::string quick;
+  if (!quick_replies.empty()) {
+    v1::ReplyButtons buttons;
+    *buttons.mutable_buttons() = quick_replies;
+    buttons.SerializeToString(&quick);
+  }
+  TemplateRepository::UpsertTemplate(tx, business_id, {def.name, def.body, def.parameters, quick});
   return def;
+}
+
+ReactionRow BusinessDesk::React(pqxx::transaction_base& tx, const std::string& business_id,
+                                const std::string& conversation_id, const std::string& message_id,
+                                const std::string& emoji) const {
+  CheckId("conversation", conversation_id);
+  CheckId("message", message_id);
+  CheckReactionEmoji(emoji);
+  auto chat = ConversationRepository::ConversationOfBusiness(tx, business_id, conversation_id,
+                                                             /*lock=*/true);
+  if (!chat) throw ConversationNotFound();
+  if (!emoji.empty()) {
+    if (chat->state != ChatState::kOpen) throw ConversationNotFound();
+    if (!WindowOpen(*chat)) {
+      throw Error(ErrorCode::kFailedPrecondition, "OUTSIDE_SERVICE_WINDOW",
+                  "reactions are free-form: allowed only within the service window after the "
+                  "user's last message",
+                  {{"window_seconds", std::to_string(options_.service_window.count())}});
+    }
+  }
+  if (!MessageRepository::LiveMessage(tx, conversation_id, message_id)) throw NotFound("message");
+  return StoreReaction(tx, *keys_, *chat, message_id, Party::kBusiness, emoji);
 }
 
 std::vector<TemplateRow> BusinessDesk::Templates(pqxx::transaction_base& tx,

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "bizrelay/v1/rich_types.pb.h"
 #include "services/hosting/event_repository.h"
 #include "services/hosting/keyring.h"
 #include "services/hosting/rows.h"
@@ -59,6 +60,38 @@ class UserChats {
                                 const std::string& conversation_id, int page_size,
                                 const std::string& page_token) const;
 
+  // A send as the user asked for it. Plain text without a quote goes to the batcher as it is;
+  // one with content or a quote is prepared first (PrepareRichSend).
+  struct Send {
+    std::string business_id;
+    std::string text;                           // empty when there is content
+    std::optional<v1::MessageContent> content;  // instead of text
+    std::string reply_to_message_id;            // a quoted message of the chat
+    bool rich() const { return content.has_value() || !reply_to_message_id.empty(); }
+  };
+  // Checks fields that need no database (INVALID_ARGUMENT; see rich_content.h for content).
+  void CheckSend(const Send& send) const;
+  // What a retry with the same idempotency key must repeat. For plain text it is what it
+  // always was, so keys used before rich content existed keep their meaning.
+  static std::string RequestHashOf(const Send& send);
+  // Before a send with content or a quote goes to the batcher (which checks the chat's state
+  // and the policy as for any send): the quoted message and the message a choice answers must
+  // be live messages of the user's chat with the business (NOT_FOUND "message" otherwise, as
+  // for an unknown id); the answered one must be the business's and offer the chosen id
+  // (INVALID_ARGUMENT REPLY_NOT_OFFERED), whose title is filled in. Nothing is checked when the
+  // user has no chat with the business: the batcher refuses the send for that. Returns the
+  // body to seal (EncodeBody).
+  std::string PrepareRichSend(pqxx::transaction_base& tx, const std::string& user_id,
+                              const Send& send) const;
+
+  // Sets (empty emoji: removes) the user's reaction to a live message of one of the user's
+  // conversations (NOT_FOUND otherwise); the chat must be open (CHAT_NOT_OPEN) and the user not
+  // in limited mode (POLICY_ACCEPTANCE_REQUIRED). The business gets a reaction event (for a
+  // removal, only if there was one). Returns the reaction as set.
+  ReactionRow React(pqxx::transaction_base& tx, const std::string& user_id,
+                    const std::string& conversation_id, const std::string& message_id,
+                    const std::string& emoji) const;
+
  private:
   ChatState Transition(pqxx::transaction_base& tx, const std::string& user_id,
                        const std::string& business_id, ChatState to,
@@ -81,6 +114,8 @@ class BusinessDesk {
     std::map<std::string, std::string> parameters;
     std::string idempotency_key;
     std::string media_id;  // an upload of this business to attach, or empty
+    std::optional<v1::MessageContent> content;  // instead of text (not with a template)
+    std::string reply_to_message_id;            // a quoted message of the conversation
   };
   // Checks fields that need no database (INVALID_ARGUMENT).
   void CheckReply(const Reply& reply) const;
@@ -95,8 +130,11 @@ class BusinessDesk {
   int MarkRead(pqxx::transaction_base& tx, const std::string& business_id,
                const std::string& conversation_id, const std::string& message_id) const;
 
-  TemplateDef CreateTemplate(pqxx::transaction_base& tx, const std::string& business_id,
-                             const std::string& name, const std::string& body) const;
+  // `quick_replies` (up to 3 reply buttons) go with every message sent from the template.
+  TemplateDef CreateTemplate(
+      pqxx::transaction_base& tx, const std::string& business_id, const std::string& name,
+      const std::string& body,
+      const google::protobuf::RepeatedPtrField<v1::ReplyButton>& quick_replies = {}) const;
   std::vector<TemplateRow> Templates(pqxx::transaction_base& tx,
                                      const std::string& business_id) const;
 
@@ -129,6 +167,14 @@ class BusinessDesk {
   std::pair<DisclosureView, int> SetRetention(pqxx::transaction_base& tx,
                                               const std::string& business_id,
                                               const RetentionRule& rule) const;
+  // Sets (empty emoji: removes) the business's reaction to a live message of one of its
+  // conversations. Setting one is free-form: the chat must be open (NOT_FOUND otherwise) and
+  // the service window open (OUTSIDE_SERVICE_WINDOW); removing works any time. The user gets a
+  // reaction event (for a removal, only if there was one).
+  ReactionRow React(pqxx::transaction_base& tx, const std::string& business_id,
+                    const std::string& conversation_id, const std::string& message_id,
+                    const std::string& emoji) const;
+
   // Tags a conversation; a shorter-lived label shortens what the conversation already holds.
   void LabelConversation(pqxx::transaction_base& tx, const std::string& business_id,
                          const std::string& conversation_id, const std::string& label) const;
@@ -142,8 +188,10 @@ class BusinessDesk {
 // Opens the sealed bodies of `rows` in place with their businesses' data keys; rows whose key
 // is gone (crypto-shredded) or whose body does not open are removed.
 void OpenBodies(pqxx::transaction_base& tx, KeyRing& keys, std::vector<MessageRow>* rows);
-// The same for the message events among `events`.
+// The same for the message events among `events`, and the emoji of reaction events.
 void OpenBodies(pqxx::transaction_base& tx, KeyRing& keys, std::vector<EventRow>* events);
+// Reads and opens the reactions to `rows` (opened messages) into their `reactions`.
+void AttachReactions(pqxx::transaction_base& tx, KeyRing& keys, std::vector<MessageRow>* rows);
 
 // The media attached to `message`, with its SHA-256 opened; nullopt if none.
 std::optional<MediaRow> MediaOfMessage(pqxx::transaction_base& tx, KeyRing& keys,

@@ -33,6 +33,10 @@ v1::ChatNotice::Kind NoticeOf(NoticeKind k) {
   return v1::ChatNotice::KIND_UNSPECIFIED;
 }
 
+v1::ChatParty PartyOf(Party p) {
+  return p == Party::kUser ? v1::CHAT_PARTY_USER : v1::CHAT_PARTY_BUSINESS;
+}
+
 // Fills the oneof shared by both stream responses.
 template <typename Response>
 void FillEvent(const EventRow& e, Response* out) {
@@ -61,6 +65,9 @@ void FillEvent(const EventRow& e, Response* out) {
       }
       break;
     }
+    case EventKind::kReaction:
+      ToProto(e.reaction, out->mutable_reaction());
+      break;
     case EventKind::kEndpointNotice:
       break;  // only in a business's inbox: see ToProto(EventRow, StreamInboxResponse*)
   }
@@ -80,6 +87,11 @@ void ToProto(const MessageRow& m, v1::HostedMessage* out) {
   *out->mutable_create_time() =
       google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(m.created_unix_micros);
   if (m.media) ToProto(*m.media, out->mutable_media());
+  if (!m.content.empty() && !out->mutable_content()->ParseFromString(m.content)) {
+    out->clear_content();
+  }
+  out->set_reply_to_message_id(m.reply_to_message_id);
+  for (const auto& r : m.reactions) ToProto(r, out->add_reactions());
 }
 
 void ToProto(const MediaRow& m, v1::MediaInfo* out) {
@@ -88,6 +100,17 @@ void ToProto(const MediaRow& m, v1::MediaInfo* out) {
   out->set_kind(static_cast<v1::MediaKind>(m.kind));
   out->set_size_bytes(m.size_bytes);
   out->set_sha256(m.sha256);
+}
+
+void ToProto(const ReactionRow& r, v1::MessageReaction* out) {
+  out->set_conversation_id(r.conversation_id);
+  out->set_message_id(r.message_id);
+  out->set_reactor(PartyOf(r.party));
+  out->set_emoji(r.emoji);
+  if (r.updated_unix_micros != 0) {
+    *out->mutable_update_time() =
+        google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(r.updated_unix_micros);
+  }
 }
 
 void ToProto(const DisclosureView& d, v1::Disclosure* out) {

@@ -12,6 +12,7 @@ namespace bizrelay::hosting {
 // service classes).
 void ToProto(const MessageRow& m, v1::HostedMessage* out);
 void ToProto(const MediaRow& m, v1::MediaInfo* out);
+void ToProto(const ReactionRow& r, v1::MessageReaction* out);
 void ToProto(const DisclosureView& d, v1::Disclosure* out);
 v1::ChatState ToProto(ChatState s);
 void ToProto(const RetentionRule& r, v1::RetentionPolicy* out);

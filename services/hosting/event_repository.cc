@@ -105,6 +105,16 @@ std::vector<EventRow> EventRepository::Events(pqxx::transaction_base& tx, const 
                              .status = static_cast<MessageStatus>(r[11].as<int>()),
                              .created_unix_micros = r[12].as<int64_t>()};
     }
+    if (e.kind == EventKind::kReaction) {
+      if (r[8].is_null()) continue;  // the message reacted to is gone, and the reaction with it
+      e.reaction = ReactionRow{.message_id = e.message_id,
+                               .conversation_id = e.conversation_id,
+                               // The event goes to the other side of the one that reacted.
+                               .party = owner == e.business_id ? Party::kUser : Party::kBusiness,
+                               .sealed = r[18].is_null() ? "" : pqxx::binarystring(r[18]).str(),
+                               .emoji = "",
+                               .updated_unix_micros = r[19].is_null() ? 0 : r[19].as<int64_t>()};
+    }
     e.terms = TermsRow{
         e.business_id,    r[13].as<std::string>(), "", "", r[14].as<int64_t>(), r[15].as<int64_t>(),
         r[17].as<bool>(), r[16].as<std::string>(), {}};

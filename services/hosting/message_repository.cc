@@ -63,6 +63,25 @@ constexpr const char* kPostUserMessages =
     "FROM hosting.post_user_messages($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], "
     "  $6::text[], $7)";
 
+constexpr const char* kLiveMessage =
+    "SELECT " MESSAGE_COLUMNS
+    " FROM hosting.messages m "
+    "JOIN hosting.conversations c ON c.conversation_id = m.conversation_id "
+    "LEFT JOIN hosting.conversation_marks mk ON mk.conversation_id = m.conversation_id "
+    "WHERE m.message_id = $2::uuid AND m.conversation_id = $1::uuid AND " LIVE_MESSAGE;
+
+constexpr const char* kSetReaction =
+    "INSERT INTO hosting.message_reactions AS r (message_id, party, emoji) "
+    "VALUES ($1::uuid, $2::smallint, $3) "
+    "ON CONFLICT (message_id, party) DO UPDATE SET emoji = excluded.emoji, updated_at = now() "
+    "RETURNING " HOSTING_SQL_MICROS("r.updated_at");
+constexpr const char* kRemoveReaction =
+    "DELETE FROM hosting.message_reactions WHERE message_id = $1::uuid AND party = $2::smallint";
+constexpr const char* kReactions =
+    "SELECT r.message_id::text, r.party, r.emoji, " HOSTING_SQL_MICROS("r.updated_at")
+    " FROM hosting.message_reactions r WHERE r.message_id = ANY ($1::uuid[]) "
+    "ORDER BY r.message_id, r.party";
+
 #undef LIVE_MESSAGE
 #undef MESSAGE_COLUMNS
 
@@ -101,7 +120,7 @@ std::string NewMessageId() { return TimeOrderedUuid(); }
 }  // namespace
 
 MessageRow MessageRepository::InsertMessage(pqxx::transaction_base& tx, const ConversationRow& chat,
-                                            Direction direction, const std::string& text,
+                                            Direction direction, const std::string& body,
                                             const std::string& template_name,
                                             const std::string& key, const std::string& request_hash,
                                             const std::string& data_key, int64_t default_lifetime) {
@@ -113,12 +132,12 @@ MessageRow MessageRepository::InsertMessage(pqxx::transaction_base& tx, const Co
                .business_id = chat.business_id,
                .sealed = "",
                .direction = direction,
-               .text = text,
+               .text = body,
                .template_name = template_name,
                .status = MessageStatus::kSent,
                .created_unix_micros = 0};
   m.sealed =
-      KeyRing::SealBody(data_key, chat.business_id, chat.conversation_id, m.message_id, text);
+      KeyRing::SealBody(data_key, chat.business_id, chat.conversation_id, m.message_id, body);
   m.created_unix_micros = tx.exec_params1(kInsertMessage, m.message_id, chat.conversation_id, seq,
                                           static_cast<int>(direction), pqxx::binarystring(m.sealed),
                                           template_name, key, pqxx::binarystring(request_hash),
@@ -234,6 +253,42 @@ std::vector<MessageRow> MessageRepository::Messages(pqxx::transaction_base& tx,
   for (const auto& r : tx.exec_params(kMessages, conversation_id, after_seq, limit)) {
     out.push_back(MessageFrom(r));
     *last_seq = r[8].as<int64_t>();
+  }
+  return out;
+}
+
+std::optional<MessageRow> MessageRepository::LiveMessage(pqxx::transaction_base& tx,
+                                                         const std::string& conversation_id,
+                                                         const std::string& message_id) {
+  auto rows = tx.exec_params(kLiveMessage, conversation_id, message_id);
+  if (rows.empty()) return std::nullopt;
+  return MessageFrom(rows[0]);
+}
+
+int64_t MessageRepository::SetReaction(pqxx::transaction_base& tx, const std::string& message_id,
+                                       Party party, const std::string& sealed) {
+  return tx
+      .exec_params1(kSetReaction, message_id, static_cast<int>(party),
+                    pqxx::binarystring(sealed))[0]
+      .as<int64_t>();
+}
+
+bool MessageRepository::RemoveReaction(pqxx::transaction_base& tx, const std::string& message_id,
+                                       Party party) {
+  return tx.exec_params(kRemoveReaction, message_id, static_cast<int>(party)).affected_rows() > 0;
+}
+
+std::vector<ReactionRow> MessageRepository::Reactions(pqxx::transaction_base& tx,
+                                                      const std::vector<std::string>& message_ids) {
+  std::vector<ReactionRow> out;
+  if (message_ids.empty()) return out;
+  for (const auto& r : tx.exec_params(kReactions, store::SqlArray(message_ids))) {
+    out.push_back(ReactionRow{.message_id = r[0].as<std::string>(),
+                              .conversation_id = "",
+                              .party = static_cast<Party>(r[1].as<int>()),
+                              .sealed = pqxx::binarystring(r[2]).str(),
+                              .emoji = "",
+                              .updated_unix_micros = r[3].as<int64_t>()});
   }
   return out;
 }

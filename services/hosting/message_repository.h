@@ -48,8 +48,10 @@ class MessageRepository {
       pqxx::transaction_base& tx, const std::string& conversation_id, Direction direction,
       const std::string& key);
   // Stores a business reply sealed with `data_key`; its expiry follows the business's rules.
+  // `body` is the plaintext to seal (see EncodeBody in rich_content.h); the row returned has it
+  // as `text`.
   static MessageRow InsertMessage(pqxx::transaction_base& tx, const ConversationRow& chat,
-                                  Direction direction, const std::string& text,
+                                  Direction direction, const std::string& body,
                                   const std::string& template_name, const std::string& key,
                                   const std::string& request_hash, const std::string& data_key,
                                   int64_t default_lifetime);
@@ -67,6 +69,22 @@ class MessageRepository {
   static std::vector<MessageRow> Messages(pqxx::transaction_base& tx,
                                           const std::string& conversation_id, int64_t after_seq,
                                           int limit, int64_t* last_seq);
+
+  // The message if it is in the conversation and not expired (sealed, as stored); nullopt for
+  // an unknown id, another conversation's message and an expired one alike.
+  static std::optional<MessageRow> LiveMessage(pqxx::transaction_base& tx,
+                                               const std::string& conversation_id,
+                                               const std::string& message_id);
+
+  // Sets one side's reaction (sealed) to a message; returns when it was set (micros).
+  static int64_t SetReaction(pqxx::transaction_base& tx, const std::string& message_id, Party party,
+                             const std::string& sealed);
+  // Removes one side's reaction; false if it had none.
+  static bool RemoveReaction(pqxx::transaction_base& tx, const std::string& message_id,
+                             Party party);
+  // The reactions (sealed) to the given messages, in message id and party order.
+  static std::vector<ReactionRow> Reactions(pqxx::transaction_base& tx,
+                                            const std::vector<std::string>& message_ids);
 };
 
 }  // namespace bizrelay::hosting

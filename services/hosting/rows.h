@@ -15,8 +15,17 @@ namespace bizrelay::hosting {
 
 enum class Direction : int { kUserToBusiness = 1, kBusinessToUser = 2 };
 enum class ChatState : int { kOpen = 1, kLeft = 2, kBlocked = 3 };
+// kReaction: the other side's current reaction to a message (read when the event is read).
 // kEndpointNotice: in a business's log only, naming a webhook endpoint, not a conversation.
-enum class EventKind : int { kMessage = 1, kStatus = 2, kNotice = 3, kEndpointNotice = 5 };
+enum class EventKind : int {
+  kMessage = 1,
+  kStatus = 2,
+  kNotice = 3,
+  kReaction = 4,
+  kEndpointNotice = 5
+};
+// A side of a chat; values as stored in hosting.message_reactions.party.
+enum class Party : int { kUser = 1, kBusiness = 2 };
 enum class NoticeKind : int {
   kTermsChanged = 1,
   kChatStarted = 2,
@@ -40,8 +49,21 @@ struct MediaRow {
   std::string sha256;
 };
 
+// One side's reaction to a message. Rows come from the database with `sealed` set; an empty
+// `sealed` (in an event) means the reaction was removed.
+struct ReactionRow {
+  std::string message_id;
+  std::string conversation_id;
+  Party party = Party::kUser;
+  std::string sealed;
+  std::string emoji;
+  int64_t updated_unix_micros = 0;
+};
+
 // A hosted message. Rows come from the database with `sealed` set and `text` empty; the
-// domain layer opens them with the business's data key (KeyRing).
+// domain layer opens them with the business's data key (KeyRing), which also fills `content`
+// (a serialized bizrelay.v1.MessageContent, empty for plain text) and `reply_to_message_id`
+// (see rich_content.h).
 struct MessageRow {
   std::string message_id;
   std::string conversation_id;
@@ -54,6 +76,10 @@ struct MessageRow {
   int64_t created_unix_micros = 0;
   // Set by OpenBodies when media is attached.
   std::optional<MediaRow> media;
+  std::string content;
+  std::string reply_to_message_id;
+  // Filled only where a read asks for them (history, export).
+  std::vector<ReactionRow> reactions;
 };
 
 struct ConversationRow {
@@ -100,6 +126,7 @@ struct EventRow {
   NoticeKind notice = NoticeKind::kTermsChanged;  // kNotice
   TermsRow terms;                                 // kNotice (current terms of the business)
   EndpointNoticeRow endpoint;                     // kEndpointNotice
+  ReactionRow reaction;                           // kReaction
 };
 
 }  // namespace bizrelay::hosting

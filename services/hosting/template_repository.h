@@ -11,6 +11,8 @@ struct TemplateRow {
   std::string name;
   std::string body;
   std::vector<std::string> parameters;
+  // Serialized bizrelay.v1.ReplyButtons; empty: no quick replies.
+  std::string quick_replies;
 };
 
 // A business's registered message templates. Every function runs in the caller's transaction.

@@ -3,6 +3,7 @@
 #include "services/hosting/convert.h"
 #include "services/hosting/event_stream.h"
 #include "services/hosting/media_streams.h"
+#include "services/hosting/rich_content.h"
 #include "services/platform/token.h"
 #include "services/platform/validate.h"
 #include "services/rpc/bearer.h"
@@ -42,6 +43,33 @@ Error SendError(const PostResult& result) {
     default:
       return Error(ErrorCode::kInternal, "INTERNAL", "unexpected send outcome");
   }
+}
+
+// Finishes a send from its batch's outcome.
+void FinishSend(grpc::ServerUnaryReactor* reactor, v1::SendMessageResponse* response,
+                const PostResult* result, const Error* error) {
+  if (error != nullptr) {
+    reactor->Finish(rpc::ToGrpcStatus(*error));
+    return;
+  }
+  if (result->outcome != PostOutcome::kStored && result->outcome != PostOutcome::kReplayed) {
+    reactor->Finish(rpc::ToGrpcStatus(SendError(*result)));
+    return;
+  }
+  if (result->message.text.starts_with(kRichBodyMarker)) {
+    // A rich send: the batcher sealed the encoded body; answer with its parts.
+    MessageRow m = result->message;
+    if (auto parts = DecodeBody(m.text)) {
+      m.text = std::move(parts->text);
+      m.content = std::move(parts->content);
+      m.reply_to_message_id = std::move(parts->reply_to_message_id);
+    }
+    ToProto(m, response->mutable_message());
+  } else {
+    ToProto(result->message, response->mutable_message());
+  }
+  response->set_replayed(result->outcome == PostOutcome::kReplayed);
+  reactor->Finish(grpc::Status::OK);
 }
 
 }  // namespace
@@ -112,15 +140,18 @@ grpc::ServerUnaryReactor* UserChatServiceImpl::SendMessage(grpc::CallbackServerC
   if (!request->media_id().empty()) return SendMessageWithMedia(ctx, request, response);
   auto* reactor = ctx->DefaultReactor();
   PostItem item;
+  UserChats::Send send{
+      request->business_id(), request->text(),
+      request->has_content() ? std::optional<v1::MessageContent>(request->content()) : std::nullopt,
+      request->reply_to_message_id()};
   try {
     auto token = rpc::BearerToken(ctx->client_metadata());
     if (!token) {
       throw Error(ErrorCode::kUnauthenticated, "UNAUTHENTICATED",
                   "missing, unknown or revoked credential");
     }
-    CheckMessageText("text", request->text(), *env_.options);
+    chats_.CheckSend(send);
     CheckIdempotencyKey(request->idempotency_key(), *env_.options);
-    CheckId("business", request->business_id());
     item.token_hash = Sha256(*token);
     CheckSendRate(env_, item.token_hash);
   } catch (const Error& e) {
@@ -129,25 +160,67 @@ grpc::ServerUnaryReactor* UserChatServiceImpl::SendMessage(grpc::CallbackServerC
   }
   item.business_id = request->business_id();
   item.idempotency_key = request->idempotency_key();
-  item.text = request->text();
-  item.request_hash = RequestHash({item.business_id, item.text});
+  item.request_hash = UserChats::RequestHashOf(send);
+  if (send.rich()) {
+    SubmitRichSend(reactor, ctx, *rpc::BearerToken(ctx->client_metadata()), std::move(item),
+                   std::move(send), response);
+    return reactor;
+  }
+  // Plain text: straight to the batcher, as before rich content existed.
+  item.text = std::move(send.text);
   env_.batcher->Submit(
       std::move(item),
       [reactor, response](const PostResult* result, const Error* error) {
-        if (error != nullptr) {
-          reactor->Finish(rpc::ToGrpcStatus(*error));
-          return;
-        }
-        if (result->outcome != PostOutcome::kStored && result->outcome != PostOutcome::kReplayed) {
-          reactor->Finish(rpc::ToGrpcStatus(SendError(*result)));
-          return;
-        }
-        ToProto(result->message, response->mutable_message());
-        response->set_replayed(result->outcome == PostOutcome::kReplayed);
-        reactor->Finish(grpc::Status::OK);
+        FinishSend(reactor, response, result, error);
       },
       rpc::CallDeadline(ctx, env_.rpc.call_timeout));
   return reactor;
+}
+
+void UserChatServiceImpl::SubmitRichSend(grpc::ServerUnaryReactor* reactor,
+                                         grpc::CallbackServerContext* ctx, std::string token,
+                                         PostItem item, UserChats::Send send,
+                                         v1::SendMessageResponse* response) {
+  auto deadline = rpc::CallDeadline(ctx, env_.rpc.call_timeout);
+  env_.rpc.pool->Submit(
+      [this, reactor, response, token, item, send, deadline](pqxx::connection& conn) {
+        PostItem post = item;
+        {
+          pqxx::work tx(conn);
+          auto user = env_.auth->Require(tx, token, auth::PrincipalKind::kUser);
+          post.text = chats_.PrepareRichSend(tx, user.id, send);
+          tx.commit();
+        }
+        // Submitted last: nothing after it throws, so the pool never runs this twice once it is
+        // submitted.
+        env_.batcher->Submit(
+            std::move(post),
+            [reactor, response](const PostResult* result, const Error* error) {
+              FinishSend(reactor, response, result, error);
+            },
+            deadline);
+      },
+      [reactor](const Error& e) { reactor->Finish(rpc::ToGrpcStatus(e)); }, deadline);
+}
+
+grpc::ServerUnaryReactor* UserChatServiceImpl::ReactToChatMessage(
+    grpc::CallbackServerContext* ctx, const v1::ReactToChatMessageRequest* request,
+    v1::ReactToChatMessageResponse* response) {
+  auto token = rpc::BearerToken(ctx->client_metadata());
+  if (token) {
+    try {
+      CheckReactionEmoji(request->emoji());
+      CheckSendRate(env_, Sha256(*token));
+    } catch (const Error& e) {
+      auto* reactor = ctx->DefaultReactor();
+      reactor->Finish(rpc::ToGrpcStatus(e));
+      return reactor;
+    }
+  }
+  return AsUser(ctx, [this, conv = request->conversation_id(), msg = request->message_id(),
+                      emoji = request->emoji(), response](auto& tx, const auto& user) {
+    ToProto(chats_.React(tx, user, conv, msg, emoji), response->mutable_reaction());
+  });
 }
 
 grpc::ServerUnaryReactor* UserChatServiceImpl::MarkRead(grpc::CallbackServerContext* ctx,
@@ -220,6 +293,13 @@ grpc::ServerUnaryReactor* UserChatServiceImpl::SendMessageWithMedia(
                       "missing, unknown or revoked credential");
         }
         CheckCaption("text", request->text(), *env_.options);
+        if (request->has_content()) {
+          throw InvalidField("content", "media goes with a caption in text, not with content");
+        }
+        if (!request->reply_to_message_id().empty()) {
+          throw InvalidField("reply_to_message_id",
+                             "a message with media cannot quote another; send the quote on its own");
+        }
         CheckIdempotencyKey(request->idempotency_key(), *env_.options);
         CheckId("business", request->business_id());
         CheckId("media", request->media_id());

@@ -43,6 +43,9 @@ class UserChatServiceImpl final : public v1::UserChatService::CallbackService {
   grpc::ServerUnaryReactor* AcknowledgeEvents(grpc::CallbackServerContext* ctx,
                                               const v1::AcknowledgeEventsRequest* request,
                                               v1::AcknowledgeEventsResponse* response) override;
+  grpc::ServerUnaryReactor* ReactToChatMessage(grpc::CallbackServerContext* ctx,
+                                               const v1::ReactToChatMessageRequest* request,
+                                               v1::ReactToChatMessageResponse* response) override;
 
   grpc::ServerReadReactor<v1::UploadMediaRequest>* UploadMedia(
       grpc::CallbackServerContext* ctx, v1::UploadMediaResponse* response) override;
@@ -55,6 +58,11 @@ class UserChatServiceImpl final : public v1::UserChatService::CallbackService {
   grpc::ServerUnaryReactor* SendMessageWithMedia(grpc::CallbackServerContext* ctx,
                                                  const v1::SendMessageRequest* request,
                                                  v1::SendMessageResponse* response);
+  // A send with content or a quote: checked against the database first (PrepareRichSend), on a
+  // database worker, then stored through the batcher like any send.
+  void SubmitRichSend(grpc::ServerUnaryReactor* reactor, grpc::CallbackServerContext* ctx,
+                      std::string token, PostItem item, UserChats::Send send,
+                      v1::SendMessageResponse* response);
   // Runs `work(tx, user_id)` in a read-write transaction for the authenticated user.
   grpc::ServerUnaryReactor* AsUser(
       grpc::CallbackServerContext* ctx,

@@ -32,6 +32,7 @@ constexpr int kMinPage = 64;
 int KindBit(hosting::EventKind kind) {
   switch (kind) {
     case hosting::EventKind::kMessage:
+    case hosting::EventKind::kReaction:  // a reaction is part of the chat's messages
       return kMessageBit;
     case hosting::EventKind::kStatus:
       return kStatusBit;

@@ -460,34 +460,48 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args, const Environ
     for (const auto& e : v.emails) card->add_emails()->set_address(e);
     return c;
   };
-  CLI::App* location = app.add_subcommand("location", "Send a location to a business");
-  location->group(kUserGroup);
-  business_id(location);
-  location_options(location);
-  location->add_option("--reply-to", v.reply_to, "Quote this earlier message of the chat");
-  auto location_key = idempotency_key(location);
-  location->callback([&, location_key, location_content] {
-    v1::SendMessageRequest r;
-    r.set_business_id(v.business_id);
-    *r.mutable_content() = location_content();
-    r.set_reply_to_message_id(v.reply_to);
-    r.set_idempotency_key(location_key());
-    set(r);
-  });
-  CLI::App* contact = app.add_subcommand("contact", "Send a contact card to a business");
-  contact->group(kUserGroup);
-  business_id(contact);
-  contact_options(contact);
-  contact->add_option("--reply-to", v.reply_to, "Quote this earlier message of the chat");
-  auto contact_key = idempotency_key(contact);
-  contact->callback([&, contact_key, contact_content] {
-    v1::SendMessageRequest r;
-    r.set_business_id(v.business_id);
-    *r.mutable_content() = contact_content();
-    r.set_reply_to_message_id(v.reply_to);
-    r.set_idempotency_key(contact_key());
-    set(r);
-  });
+  // A user's command that sends content to a business, maybe quoting an earlier message.
+  auto user_content_command = [&](const char* name, const char* help,
+                                  const std::function<void(CLI::App*)>& options,
+                                  const std::function<v1::MessageContent()>& content) {
+    CLI::App* sub = app.add_subcommand(name, help);
+    sub->group(kUserGroup);
+    business_id(sub);
+    options(sub);
+    sub->add_option("--reply-to", v.reply_to, "Quote this earlier message of the chat");
+    auto key = idempotency_key(sub);
+    sub->callback([&, key, content] {
+      v1::SendMessageRequest r;
+      r.set_business_id(v.business_id);
+      *r.mutable_content() = content();
+      r.set_reply_to_message_id(v.reply_to);
+      r.set_idempotency_key(key());
+      set(r);
+    });
+  };
+  // A business's command that sends content to a user, maybe quoting an earlier message.
+  auto business_content_command = [&](const char* name, const char* help,
+                                      const std::function<void(CLI::App*)>& options,
+                                      const std::function<v1::MessageContent()>& content) {
+    CLI::App* sub = app.add_subcommand(name, help);
+    sub->group(kBusinessGroup);
+    conversation_id(sub);
+    options(sub);
+    sub->add_option("--to", v.reply_to, "Quote this earlier message of the conversation");
+    auto key = idempotency_key(sub);
+    sub->callback([&, key, content] {
+      v1::SendReplyRequest r;
+      r.set_conversation_id(v.conversation_id);
+      *r.mutable_content() = content();
+      r.set_reply_to_message_id(v.reply_to);
+      r.set_idempotency_key(key());
+      set(r);
+    });
+  };
+  user_content_command("location", "Send a location to a business", location_options,
+                       location_content);
+  user_content_command("contact", "Send a contact card to a business", contact_options,
+                       contact_content);
   CLI::App* choose = app.add_subcommand(
       "choose", "Answer a business's buttons or list: send the chosen button or row id");
   choose->group(kUserGroup);
@@ -589,81 +603,49 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args, const Environ
       set(ReplyFile{.reply = r, .path = reply_file, .mime_type = reply_type});
     }
   });
+  // Buttons and lists: a body with an optional header and footer.
   auto interactive_options = [&v](CLI::App* sub) {
     sub->add_option("BODY", v.body, "Message body")->required();
     sub->add_option("--header", v.header, "Header line");
     sub->add_option("--footer", v.footer, "Footer line");
-    sub->add_option("--to", v.reply_to, "Quote this earlier message of the conversation");
   };
-  CLI::App* buttons = app.add_subcommand(
-      "buttons", "Send a message with up to 3 reply buttons (inside the service window)");
-  buttons->group(kBusinessGroup);
-  conversation_id(buttons);
-  interactive_options(buttons);
-  buttons->add_option("--button", v.buttons, "A button as ID=TITLE (1 to 3)")->required();
-  auto buttons_key = idempotency_key(buttons);
-  buttons->callback([&, buttons_key] {
-    v1::SendReplyRequest r;
-    r.set_conversation_id(v.conversation_id);
-    auto* in = r.mutable_content()->mutable_interactive();
+  auto interactive = [&v](v1::MessageContent* c) {
+    auto* in = c->mutable_interactive();
     in->set_body(v.body);
     in->set_header(v.header);
     in->set_footer(v.footer);
-    for (auto& b : ParseButtons(v.buttons)) *in->mutable_buttons()->add_buttons() = b;
-    r.set_reply_to_message_id(v.reply_to);
-    r.set_idempotency_key(buttons_key());
-    set(r);
-  });
-  CLI::App* list = app.add_subcommand(
-      "list", "Send a message with a list to choose from (inside the service window)");
-  list->group(kBusinessGroup);
-  conversation_id(list);
-  interactive_options(list);
-  list->add_option("--button-text", v.button_text, "Label of the button that opens the list")
-      ->required();
-  list->add_option("--row", v.rows, "A row as SECTION|ID|TITLE[|DESCRIPTION] (at most 10)")
-      ->required();
-  auto list_key = idempotency_key(list);
-  list->callback([&, list_key] {
-    v1::SendReplyRequest r;
-    r.set_conversation_id(v.conversation_id);
-    auto* in = r.mutable_content()->mutable_interactive();
-    in->set_body(v.body);
-    in->set_header(v.header);
-    in->set_footer(v.footer);
-    *in->mutable_list() = ParseListRows(v.button_text, v.rows);
-    r.set_reply_to_message_id(v.reply_to);
-    r.set_idempotency_key(list_key());
-    set(r);
-  });
-  CLI::App* biz_location = app.add_subcommand("business-location", "Send a location to a user");
-  biz_location->group(kBusinessGroup);
-  conversation_id(biz_location);
-  location_options(biz_location);
-  biz_location->add_option("--to", v.reply_to, "Quote this earlier message of the conversation");
-  auto biz_location_key = idempotency_key(biz_location);
-  biz_location->callback([&, biz_location_key, location_content] {
-    v1::SendReplyRequest r;
-    r.set_conversation_id(v.conversation_id);
-    *r.mutable_content() = location_content();
-    r.set_reply_to_message_id(v.reply_to);
-    r.set_idempotency_key(biz_location_key());
-    set(r);
-  });
-  CLI::App* biz_contact = app.add_subcommand("business-contact", "Send a contact card to a user");
-  biz_contact->group(kBusinessGroup);
-  conversation_id(biz_contact);
-  contact_options(biz_contact);
-  biz_contact->add_option("--to", v.reply_to, "Quote this earlier message of the conversation");
-  auto biz_contact_key = idempotency_key(biz_contact);
-  biz_contact->callback([&, biz_contact_key, contact_content] {
-    v1::SendReplyRequest r;
-    r.set_conversation_id(v.conversation_id);
-    *r.mutable_content() = contact_content();
-    r.set_reply_to_message_id(v.reply_to);
-    r.set_idempotency_key(biz_contact_key());
-    set(r);
-  });
+    return in;
+  };
+  business_content_command(
+      "buttons", "Send a message with up to 3 reply buttons (inside the service window)",
+      [&](CLI::App* sub) {
+        interactive_options(sub);
+        sub->add_option("--button", v.buttons, "A button as ID=TITLE (1 to 3)")->required();
+      },
+      [&] {
+        v1::MessageContent c;
+        auto* in = interactive(&c);
+        for (auto& b : ParseButtons(v.buttons)) *in->mutable_buttons()->add_buttons() = b;
+        return c;
+      });
+  business_content_command(
+      "list", "Send a message with a list to choose from (inside the service window)",
+      [&](CLI::App* sub) {
+        interactive_options(sub);
+        sub->add_option("--button-text", v.button_text, "Label of the button that opens the list")
+            ->required();
+        sub->add_option("--row", v.rows, "A row as SECTION|ID|TITLE[|DESCRIPTION] (at most 10)")
+            ->required();
+      },
+      [&] {
+        v1::MessageContent c;
+        *interactive(&c)->mutable_list() = ParseListRows(v.button_text, v.rows);
+        return c;
+      });
+  business_content_command("business-location", "Send a location to a user", location_options,
+                           location_content);
+  business_content_command("business-contact", "Send a contact card to a user", contact_options,
+                           contact_content);
   CLI::App* biz_react = app.add_subcommand(
       "business-react", "React to a message with one emoji (without EMOJI: remove the reaction)");
   biz_react->group(kBusinessGroup);

@@ -119,10 +119,10 @@ std::vector<EventRow> EventRepository::Events(pqxx::transaction_base& tx, const 
         e.business_id,    r[13].as<std::string>(), "", "", r[14].as<int64_t>(), r[15].as<int64_t>(),
         r[17].as<bool>(), r[16].as<std::string>(), {}};
     if (e.kind == EventKind::kEndpointNotice) {
-      e.endpoint = EndpointNoticeRow{.endpoint_id = r[18].as<std::string>(),
-                                     .url = r[19].as<std::string>(),
-                                     .reason = r[20].as<std::string>(),
-                                     .last_error = r[21].as<std::string>()};
+      e.endpoint = EndpointNoticeRow{.endpoint_id = r[20].as<std::string>(),
+                                     .url = r[21].as<std::string>(),
+                                     .reason = r[22].as<std::string>(),
+                                     .last_error = r[23].as<std::string>()};
     }
     out.push_back(std::move(e));
   }

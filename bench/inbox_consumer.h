@@ -66,14 +66,14 @@ class InboxConsumer final : public grpc::ClientReadReactor<v1::StreamInboxRespon
   mutable std::mutex mu_;
   std::condition_variable cv_;
   Arrivals arrivals_;
-  uint64_t events_ = 0;          // guarded by mu_
-  int64_t position_ = 0;         // guarded by mu_: last received
-  int64_t acked_ = 0;            // guarded by mu_: last acknowledged
-  int since_ack_ = 0;            // guarded by mu_
-  bool ack_in_flight_ = false;   // guarded by mu_
-  uint64_t ack_errors_ = 0;      // guarded by mu_
-  bool done_ = false;            // guarded by mu_
-  grpc::Status status_;          // guarded by mu_; valid once done_
+  uint64_t events_ = 0;         // guarded by mu_
+  int64_t position_ = 0;        // guarded by mu_: last received
+  int64_t acked_ = 0;           // guarded by mu_: last acknowledged
+  int since_ack_ = 0;           // guarded by mu_
+  bool ack_in_flight_ = false;  // guarded by mu_
+  uint64_t ack_errors_ = 0;     // guarded by mu_
+  bool done_ = false;           // guarded by mu_
+  grpc::Status status_;         // guarded by mu_; valid once done_
 };
 
 // Ticks every consumer every 200 ms, so that each acknowledges what it has received.

@@ -21,8 +21,8 @@ inline constexpr double kTargetWebhookP99Ms = 50;
 // key, sender key and signature, tag: services/crypto/sealed_box.h).
 inline constexpr size_t kSealedOverheadBytes = 145;
 
-inline const std::vector<std::string> kAllPhases = {
-    "send", "sweep", "crypto", "personal", "mailboxes", "webhooks", "media"};
+inline const std::vector<std::string> kAllPhases = {"send",      "sweep",    "crypto", "personal",
+                                                    "mailboxes", "webhooks", "media"};
 
 struct Options {
   double seconds = 10;

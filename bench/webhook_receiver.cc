@@ -24,8 +24,7 @@ constexpr int64_t kMaxAgeSeconds = 300;
 
 // True if `header` ("t=<unix seconds>,v1=<hex>[,v1=<hex>]") signs `body` under `secret` and is
 // recent.
-bool SignatureHolds(const std::string& header, const std::string& body,
-                    const std::string& secret) {
+bool SignatureHolds(const std::string& header, const std::string& body, const std::string& secret) {
   std::string t;
   std::vector<std::string> v1;
   size_t start = 0;

@@ -92,8 +92,8 @@ DrainResult Drain(CpuSampler* cpu, int64_t from_ns, int64_t to_ns, uint64_t expe
   d.span = span(from_ns, to_ns);
   d.start_seconds = d.span.count > 0 ? static_cast<double>(d.span.first_ns - go) / 1e9 : -1;
   if (d.span.count > 0 && d.cpu.server >= 0 && d.cpu.postgres >= 0) {
-    d.cpu_us_per_message =
-        (d.cpu.server + d.cpu.postgres) * d.cpu.wall_seconds * 1e6 / static_cast<double>(d.span.count);
+    d.cpu_us_per_message = (d.cpu.server + d.cpu.postgres) * d.cpu.wall_seconds * 1e6 /
+                           static_cast<double>(d.span.count);
   }
   return d;
 }
@@ -102,8 +102,8 @@ void PrintDrain(int run, const char* what, const DrainResult& d) {
   std::printf(
       "run %d: %-28s %9.0f msgs/s  (%llu msgs; first after %.2f s)%s  "
       "bizrelayd+PostgreSQL %.0f us CPU/msg\n",
-      run, what, d.span.PerSecond(), static_cast<unsigned long long>(d.span.count),
-      d.start_seconds, d.complete ? "" : "  INCOMPLETE", d.cpu_us_per_message);
+      run, what, d.span.PerSecond(), static_cast<unsigned long long>(d.span.count), d.start_seconds,
+      d.complete ? "" : "  INCOMPLETE", d.cpu_us_per_message);
   std::printf("        cpu: %s\n", CpuLine(d.cpu).c_str());
   std::fflush(stdout);
 }
@@ -131,7 +131,8 @@ std::vector<Figure> Figures() {
 }  // namespace
 
 WebhooksResult RunWebhooksPhase(const WebhooksOptions& o) {
-  if (o.businesses < 2) throw std::runtime_error("the webhooks phase needs --businesses of 2 or more");
+  if (o.businesses < 2)
+    throw std::runtime_error("the webhooks phase needs --businesses of 2 or more");
   WebhooksResult result;
   std::vector<std::string> args = {"--webhooks-allow-plain-http", "true",
                                    "--webhooks-allow-private-targets", "true"};
@@ -235,8 +236,9 @@ WebhooksResult RunWebhooksPhase(const WebhooksOptions& o) {
     // Each half delivered on its own, alternating which goes first.
     WebhooksRun r;
     auto webhooks_drain = [&] {
-      r.webhook = Drain(&cpu, from, to, to_webhooks, o.drain_timeout_seconds,
-                        [&] { endpoints.SetEnabled(true); }, webhook_span);
+      r.webhook = Drain(
+          &cpu, from, to, to_webhooks, o.drain_timeout_seconds, [&] { endpoints.SetEnabled(true); },
+          webhook_span);
       endpoints.SetEnabled(false);
       PrintDrain(run, "webhook delivery", r.webhook);
     };

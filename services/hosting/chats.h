@@ -113,7 +113,7 @@ class BusinessDesk {
     std::string template_name;  // registered template, or empty
     std::map<std::string, std::string> parameters;
     std::string idempotency_key;
-    std::string media_id;  // an upload of this business to attach, or empty
+    std::string media_id;                       // an upload of this business to attach, or empty
     std::optional<v1::MessageContent> content;  // instead of text (not with a template)
     std::string reply_to_message_id;            // a quoted message of the conversation
   };

@@ -297,8 +297,9 @@ grpc::ServerUnaryReactor* UserChatServiceImpl::SendMessageWithMedia(
           throw InvalidField("content", "media goes with a caption in text, not with content");
         }
         if (!request->reply_to_message_id().empty()) {
-          throw InvalidField("reply_to_message_id",
-                             "a message with media cannot quote another; send the quote on its own");
+          throw InvalidField(
+              "reply_to_message_id",
+              "a message with media cannot quote another; send the quote on its own");
         }
         CheckIdempotencyKey(request->idempotency_key(), *env_.options);
         CheckId("business", request->business_id());

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <ctime>
-#include <tuple>
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 #include "services/hosting/chats.h"
 #include "services/hosting/convert.h"
@@ -133,9 +133,9 @@ Dispatcher::~Dispatcher() { Stop(); }
 void Dispatcher::Start() {
   writer_ = std::make_unique<ProgressWriter>(conninfo_, holder_, options_.retry_horizon,
                                              options_.no_storage_grace_seconds);
-  leases_ = std::make_unique<LeaseKeeper>(conninfo_, holder_, options_.lease,
-                                          options_.renew_interval, options_.max_endpoints,
-                                          [this] { http_->Wakeup(); });
+  leases_ =
+      std::make_unique<LeaseKeeper>(conninfo_, holder_, options_.lease, options_.renew_interval,
+                                    options_.max_endpoints, [this] { http_->Wakeup(); });
   thread_ = std::thread([this] { Loop(); });
   spdlog::info("event=webhook_dispatcher_started lease_ms={} retry_horizon_s={}",
                options_.lease.count(), options_.retry_horizon.count());
@@ -318,8 +318,7 @@ bool Dispatcher::ReadPage(Endpoint& ep, int room) {
   bool driven;
   {
     pqxx::nontransaction tx(Conn());
-    driven = WebhookRepository::StillDriven(tx, ep.lease.endpoint_id, holder_,
-                                            ep.lease.generation);
+    driven = WebhookRepository::StillDriven(tx, ep.lease.endpoint_id, holder_, ep.lease.generation);
     if (driven) {
       rows = hosting::EventRepository::Events(tx, ep.lease.business_id, ep.read_position, room,
                                               options_.default_lifetime_seconds, &last);
@@ -357,8 +356,7 @@ Dispatcher::Refreshed Dispatcher::Refresh(Endpoint& ep, int64_t position, Event&
   std::vector<hosting::EventRow> rows;
   {
     pqxx::nontransaction tx(Conn());
-    if (!WebhookRepository::StillDriven(tx, ep.lease.endpoint_id, holder_,
-                                        ep.lease.generation)) {
+    if (!WebhookRepository::StillDriven(tx, ep.lease.endpoint_id, holder_, ep.lease.generation)) {
       return Refreshed::kNotDriven;
     }
     rows = hosting::EventRepository::Events(tx, ep.lease.business_id, position - 1, 1,

@@ -4,8 +4,7 @@
 
 namespace bizrelay::webhooks {
 
-LeaseKeeper::LeaseKeeper(std::string conninfo, std::string holder,
-                         std::chrono::milliseconds lease,
+LeaseKeeper::LeaseKeeper(std::string conninfo, std::string holder, std::chrono::milliseconds lease,
                          std::chrono::milliseconds renew_interval, int max_endpoints,
                          std::function<void()> claimed)
     : conninfo_(std::move(conninfo)),

@@ -47,7 +47,7 @@ class LeaseKeeper {
   std::mutex mu_;
   std::condition_variable cv_;
   std::optional<std::vector<LeasedEndpoint>> latest_;  // guarded by mu_
-  bool stopping_ = false;                               // guarded by mu_
+  bool stopping_ = false;                              // guarded by mu_
   std::thread thread_;
 };
 

@@ -15,8 +15,7 @@ constexpr auto kRetryWait = std::chrono::milliseconds(200);
 }  // namespace
 
 ProgressWriter::ProgressWriter(std::string conninfo, std::string holder,
-                               std::chrono::seconds retry_horizon,
-                               int64_t no_storage_grace_seconds)
+                               std::chrono::seconds retry_horizon, int64_t no_storage_grace_seconds)
     : conninfo_(std::move(conninfo)),
       holder_(std::move(holder)),
       retry_horizon_(retry_horizon),
@@ -118,10 +117,9 @@ void ProgressWriter::Write(const std::vector<ProgressItem>& batch,
     if (!failing) {
       outcomes->push_back({item.endpoint_id, item.epoch, /*disabled=*/false});
     } else if (*failing > retry_horizon_.count() &&
-               WebhookRepository::DisableFailing(
-                   tx, item.endpoint_id, holder_,
-                   "failing since " + std::to_string(*failing) +
-                       " s, past webhooks.retry_horizon_seconds")) {
+               WebhookRepository::DisableFailing(tx, item.endpoint_id, holder_,
+                                                 "failing since " + std::to_string(*failing) +
+                                                     " s, past webhooks.retry_horizon_seconds")) {
       spdlog::warn("event=webhook_endpoint_disabled endpoint_id={} failing_s={} error=\"{}\"",
                    item.endpoint_id, *failing, item.error);
       outcomes->push_back({item.endpoint_id, item.epoch, /*disabled=*/true});

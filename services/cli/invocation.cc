@@ -460,48 +460,48 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args, const Environ
     for (const auto& e : v.emails) card->add_emails()->set_address(e);
     return c;
   };
-  // A user's command that sends content to a business, maybe quoting an earlier message.
-  auto user_content_command = [&](const char* name, const char* help,
-                                  const std::function<void(CLI::App*)>& options,
-                                  const std::function<v1::MessageContent()>& content) {
+  // A command that sends content, maybe quoting an earlier message: a user's to a business
+  // (SendMessage), or a business's to a user (SendReply).
+  enum class Sender { kUser, kBusiness };
+  auto content_command = [&](Sender sender, const char* name, const char* help,
+                             const std::function<void(CLI::App*)>& options,
+                             const std::function<v1::MessageContent()>& content) {
+    const bool user = sender == Sender::kUser;
     CLI::App* sub = app.add_subcommand(name, help);
-    sub->group(kUserGroup);
-    business_id(sub);
+    sub->group(user ? kUserGroup : kBusinessGroup);
+    if (user) {
+      business_id(sub);
+    } else {
+      conversation_id(sub);
+    }
     options(sub);
-    sub->add_option("--reply-to", v.reply_to, "Quote this earlier message of the chat");
+    sub->add_option(user ? "--reply-to" : "--to", v.reply_to,
+                    user ? "Quote this earlier message of the chat"
+                         : "Quote this earlier message of the conversation");
     auto key = idempotency_key(sub);
-    sub->callback([&, key, content] {
-      v1::SendMessageRequest r;
-      r.set_business_id(v.business_id);
-      *r.mutable_content() = content();
-      r.set_reply_to_message_id(v.reply_to);
-      r.set_idempotency_key(key());
-      set(r);
+    sub->callback([&, user, key, content] {
+      auto fill = [&](auto& r) {
+        *r.mutable_content() = content();
+        r.set_reply_to_message_id(v.reply_to);
+        r.set_idempotency_key(key());
+      };
+      if (user) {
+        v1::SendMessageRequest r;
+        r.set_business_id(v.business_id);
+        fill(r);
+        set(r);
+      } else {
+        v1::SendReplyRequest r;
+        r.set_conversation_id(v.conversation_id);
+        fill(r);
+        set(r);
+      }
     });
   };
-  // A business's command that sends content to a user, maybe quoting an earlier message.
-  auto business_content_command = [&](const char* name, const char* help,
-                                      const std::function<void(CLI::App*)>& options,
-                                      const std::function<v1::MessageContent()>& content) {
-    CLI::App* sub = app.add_subcommand(name, help);
-    sub->group(kBusinessGroup);
-    conversation_id(sub);
-    options(sub);
-    sub->add_option("--to", v.reply_to, "Quote this earlier message of the conversation");
-    auto key = idempotency_key(sub);
-    sub->callback([&, key, content] {
-      v1::SendReplyRequest r;
-      r.set_conversation_id(v.conversation_id);
-      *r.mutable_content() = content();
-      r.set_reply_to_message_id(v.reply_to);
-      r.set_idempotency_key(key());
-      set(r);
-    });
-  };
-  user_content_command("location", "Send a location to a business", location_options,
-                       location_content);
-  user_content_command("contact", "Send a contact card to a business", contact_options,
-                       contact_content);
+  content_command(Sender::kUser, "location", "Send a location to a business", location_options,
+                  location_content);
+  content_command(Sender::kUser, "contact", "Send a contact card to a business", contact_options,
+                  contact_content);
   CLI::App* choose = app.add_subcommand(
       "choose", "Answer a business's buttons or list: send the chosen button or row id");
   choose->group(kUserGroup);
@@ -616,8 +616,9 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args, const Environ
     in->set_footer(v.footer);
     return in;
   };
-  business_content_command(
-      "buttons", "Send a message with up to 3 reply buttons (inside the service window)",
+  content_command(
+      Sender::kBusiness, "buttons",
+      "Send a message with up to 3 reply buttons (inside the service window)",
       [&](CLI::App* sub) {
         interactive_options(sub);
         sub->add_option("--button", v.buttons, "A button as ID=TITLE (1 to 3)")->required();
@@ -628,8 +629,9 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args, const Environ
         for (auto& b : ParseButtons(v.buttons)) *in->mutable_buttons()->add_buttons() = b;
         return c;
       });
-  business_content_command(
-      "list", "Send a message with a list to choose from (inside the service window)",
+  content_command(
+      Sender::kBusiness, "list",
+      "Send a message with a list to choose from (inside the service window)",
       [&](CLI::App* sub) {
         interactive_options(sub);
         sub->add_option("--button-text", v.button_text, "Label of the button that opens the list")
@@ -642,10 +644,10 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args, const Environ
         *interactive(&c)->mutable_list() = ParseListRows(v.button_text, v.rows);
         return c;
       });
-  business_content_command("business-location", "Send a location to a user", location_options,
-                           location_content);
-  business_content_command("business-contact", "Send a contact card to a user", contact_options,
-                           contact_content);
+  content_command(Sender::kBusiness, "business-location", "Send a location to a user",
+                  location_options, location_content);
+  content_command(Sender::kBusiness, "business-contact", "Send a contact card to a user",
+                  contact_options, contact_content);
   CLI::App* biz_react = app.add_subcommand(
       "business-react", "React to a message with one emoji (without EMOJI: remove the reaction)");
   biz_react->group(kBusinessGroup);

@@ -1,29 +1,20 @@
 // BusinessDesk: what a business does in its hosted chats (see chats.h).
 #include <algorithm>
 
-#include "services/auth/credentials.h"
 #include "services/hosting/chats.h"
 #include "services/hosting/chats_shared.h"
 #include "services/hosting/conversation_repository.h"
 #include "services/hosting/event_repository.h"
-#include "services/hosting/media_repository.h"
 #include "services/hosting/message_repository.h"
 #include "services/hosting/rich_content.h"
 #include "services/hosting/template_repository.h"
 #include "services/hosting/terms_repository.h"
 #include "services/platform/error.h"
-#include "services/platform/log.h"
 #include "services/platform/validate.h"
 
 namespace bizrelay::hosting {
 
-using chats_shared::ConversationNotFound;
-using chats_shared::kDefaultPage;
-using chats_shared::kMaxChatPage;
-using chats_shared::MessagesPage;
-using chats_shared::ParseInt64;
-using chats_shared::StoreReaction;
-using chats_shared::ViewOf;
+using namespace chats_shared;  // NOLINT: this file's own helpers, shared with one other
 
 // ---- BusinessDesk ----
 

@@ -179,7 +179,7 @@ apt_mirror() {
           if (enabled == "no" || (" " types " ") !~ / deb /) next
           if ((" " suites " ") ~ (" " s " ")) { split(uris, u, " "); print u[1] } }' "$f"
     done
-  } | head -n 1
+  } | sed -n 1p # reads to the end: head would leave the writers to SIGPIPE under pipefail
 }
 
 make_base_image() {
@@ -412,7 +412,10 @@ timed stop_replica $stop_s
 exit_code=$(timeout 20 docker inspect -f '{{.State.ExitCode}}' "$r1_id")
 [ "$exit_code" = 0 ] || fail "bizrelay-1 exited with $exit_code after ${stop_s}s (137: killed, not drained)"
 [ "$stop_s" -lt "$grace_s" ] || fail "bizrelay-1 took ${stop_s}s to stop (grace period ${grace_s}s)"
-timeout 20 docker logs "$r1_id" 2>&1 | grep -q 'event=shutdown_complete' ||
+# Into a file first: grep -q stops reading at the first match, and under pipefail the writer's
+# SIGPIPE would fail the pipeline although the line is there.
+timeout 20 docker logs "$r1_id" >"$state/r1.log" 2>&1 || fail "docker logs bizrelay-1"
+grep -q 'event=shutdown_complete' "$state/r1.log" ||
   fail "bizrelay-1 logged no shutdown_complete"
 for _ in $(seq 20); do kill -0 "$drain_pid" 2>/dev/null || break; sleep 0.5; done
 kill -0 "$drain_pid" 2>/dev/null && fail "the stream on the stopped replica did not end"

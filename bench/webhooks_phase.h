@@ -53,7 +53,11 @@ struct WebhooksRun {
 
 struct WebhooksResult {
   std::vector<WebhooksRun> runs;
-  std::optional<PacedResult> paced;
+  // At --e2e-rate, first every message to a webhook business, then every one to a streamed
+  // business: each half gets the whole rate. `paced_*_send` is the sends' own latency
+  // (acknowledged, committed), the rest of the delivery latency is the path's.
+  std::optional<PacedResult> paced_webhook_send;
+  std::optional<PacedResult> paced_stream_send;
   LatencySummary paced_webhook;
   LatencySummary paced_stream;
   uint64_t bad_requests = 0;

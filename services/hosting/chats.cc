@@ -148,9 +148,11 @@ namespace {
 // Sets `media` on the messages that have media attached, with its SHA-256 opened (one query for
 // all of them). Runs after OpenOne, so every message's business still has its data key.
 void AttachMedia(pqxx::transaction_base& tx, KeyRing& keys, const std::vector<MessageRow*>& rows) {
-  if (rows.empty()) return;
   std::vector<std::string> ids;
-  for (const MessageRow* m : rows) ids.push_back(m->message_id);
+  for (const MessageRow* m : rows) {
+    if (m->may_have_media) ids.push_back(m->message_id);
+  }
+  if (ids.empty()) return;
   auto found = MediaRepository::OfMessages(tx, ids);
   if (found.empty()) return;
   std::map<std::string, MediaRow*> by_message;

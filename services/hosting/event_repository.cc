@@ -83,50 +83,58 @@ std::vector<EventRow> EventRepository::Events(pqxx::transaction_base& tx, const 
   std::vector<EventRow> out;
   if (last_read != nullptr) *last_read = after;
   for (const auto& r : tx.exec_params(kEvents, owner, after, limit, default_lifetime)) {
-    EventRow e;
-    e.position = r[0].as<int64_t>();
-    if (last_read != nullptr) *last_read = e.position;
-    e.kind = static_cast<EventKind>(r[1].as<int>());
-    e.conversation_id = r[2].as<std::string>();
-    e.user_id = r[3].as<std::string>();
-    e.business_id = r[4].as<std::string>();
-    e.message_id = r[5].as<std::string>();
-    e.status = static_cast<MessageStatus>(r[6].as<int>());
-    e.notice = static_cast<NoticeKind>(r[7].as<int>());
-    if (e.kind == EventKind::kMessage) {
-      if (r[8].is_null()) continue;  // the message is gone (expired or erased)
-      e.message = MessageRow{.message_id = e.message_id,
-                             .conversation_id = e.conversation_id,
-                             .business_id = e.business_id,
-                             .sealed = pqxx::binarystring(r[9]).str(),
-                             .direction = static_cast<Direction>(r[8].as<int>()),
-                             .text = "",
-                             .template_name = r[10].as<std::string>(),
-                             .status = static_cast<MessageStatus>(r[11].as<int>()),
-                             .created_unix_micros = r[12].as<int64_t>()};
-    }
-    if (e.kind == EventKind::kReaction) {
-      if (r[8].is_null()) continue;  // the message reacted to is gone, and the reaction with it
-      e.reaction = ReactionRow{.message_id = e.message_id,
-                               .conversation_id = e.conversation_id,
-                               // The event goes to the other side of the one that reacted.
-                               .party = owner == e.business_id ? Party::kUser : Party::kBusiness,
-                               .sealed = r[18].is_null() ? "" : pqxx::binarystring(r[18]).str(),
-                               .emoji = "",
-                               .updated_unix_micros = r[19].is_null() ? 0 : r[19].as<int64_t>()};
-    }
-    e.terms = TermsRow{
-        e.business_id,    r[13].as<std::string>(), "", "", r[14].as<int64_t>(), r[15].as<int64_t>(),
-        r[17].as<bool>(), r[16].as<std::string>(), {}};
-    if (e.kind == EventKind::kEndpointNotice) {
-      e.endpoint = EndpointNoticeRow{.endpoint_id = r[20].as<std::string>(),
-                                     .url = r[21].as<std::string>(),
-                                     .reason = r[22].as<std::string>(),
-                                     .last_error = r[23].as<std::string>()};
-    }
-    out.push_back(std::move(e));
+    if (last_read != nullptr) *last_read = r[0].as<int64_t>();
+    if (auto e = FromRow(r, owner)) out.push_back(std::move(*e));
   }
   return out;
+}
+
+std::optional<EventRow> EventRepository::FromRow(const pqxx::row& row, const std::string& owner,
+                                                 pqxx::row::size_type first) {
+  auto r = [&](pqxx::row::size_type column) { return row[first + column]; };
+  EventRow e;
+  e.position = r(0).as<int64_t>();
+  e.kind = static_cast<EventKind>(r(1).as<int>());
+  e.conversation_id = r(2).as<std::string>();
+  e.user_id = r(3).as<std::string>();
+  e.business_id = r(4).as<std::string>();
+  e.message_id = r(5).as<std::string>();
+  e.status = static_cast<MessageStatus>(r(6).as<int>());
+  e.notice = static_cast<NoticeKind>(r(7).as<int>());
+  if (e.kind == EventKind::kMessage) {
+    if (r(8).is_null()) return std::nullopt;  // the message is gone (expired or erased)
+    e.message = MessageRow{.message_id = e.message_id,
+                           .conversation_id = e.conversation_id,
+                           .business_id = e.business_id,
+                           .sealed = pqxx::binarystring(r(9)).str(),
+                           .direction = static_cast<Direction>(r(8).as<int>()),
+                           .text = "",
+                           .template_name = r(10).as<std::string>(),
+                           .status = static_cast<MessageStatus>(r(11).as<int>()),
+                           .created_unix_micros = r(12).as<int64_t>(),
+                           .may_have_media = r(24).as<bool>()};
+  }
+  if (e.kind == EventKind::kReaction) {
+    // The message reacted to is gone, and the reaction with it.
+    if (r(8).is_null()) return std::nullopt;
+    e.reaction = ReactionRow{.message_id = e.message_id,
+                             .conversation_id = e.conversation_id,
+                             // The event goes to the other side of the one that reacted.
+                             .party = owner == e.business_id ? Party::kUser : Party::kBusiness,
+                             .sealed = r(18).is_null() ? "" : pqxx::binarystring(r(18)).str(),
+                             .emoji = "",
+                             .updated_unix_micros = r(19).is_null() ? 0 : r(19).as<int64_t>()};
+  }
+  e.terms = TermsRow{
+      e.business_id,    r(13).as<std::string>(), "", "", r(14).as<int64_t>(), r(15).as<int64_t>(),
+      r(17).as<bool>(), r(16).as<std::string>(), {}};
+  if (e.kind == EventKind::kEndpointNotice) {
+    e.endpoint = EndpointNoticeRow{.endpoint_id = r(20).as<std::string>(),
+                                   .url = r(21).as<std::string>(),
+                                   .reason = r(22).as<std::string>(),
+                                   .last_error = r(23).as<std::string>()};
+  }
+  return e;
 }
 
 void EventRepository::AppendStatusEvents(pqxx::transaction_base& tx,

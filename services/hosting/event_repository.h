@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <pqxx/pqxx>
 #include <string>
 #include <vector>
@@ -36,6 +37,10 @@ class EventRepository {
   static std::vector<EventRow> Events(pqxx::transaction_base& tx, const std::string& owner,
                                       int64_t after, int limit, int64_t default_lifetime,
                                       int64_t* last_read = nullptr);
+  // The columns of hosting.read_events in a result row from `first` on: the event of `owner`'s
+  // log, or nothing if its message is gone (expired or erased).
+  static std::optional<EventRow> FromRow(const pqxx::row& r, const std::string& owner,
+                                         pqxx::row::size_type first = 0);
   // One status event per change, to the owner it names, in one statement.
   static void AppendStatusEvents(pqxx::transaction_base& tx,
                                  const std::vector<StatusChange>& changes, int status);

@@ -74,6 +74,9 @@ struct MessageRow {
   std::string template_name;
   MessageStatus status = MessageStatus::kSent;
   int64_t created_unix_micros = 0;
+  // False only where the read knew that no media is attached (an event log page), so that
+  // OpenBodies does not look.
+  bool may_have_media = true;
   // Set by OpenBodies when media is attached.
   std::optional<MediaRow> media;
   std::string content;

@@ -162,6 +162,7 @@ void Dispatcher::Loop() {
       std::vector<std::string> ids;
       for (const auto& [id, ep] : endpoints_) ids.push_back(id);
       bool dirty = false;
+      ReadLogs();
       for (const auto& id : ids) {
         auto it = endpoints_.find(id);
         if (it == endpoints_.end()) continue;
@@ -272,67 +273,67 @@ Dispatcher::Endpoint* Dispatcher::Find(const std::string& endpoint_id, uint64_t 
   return it->second.get();
 }
 
-void Dispatcher::Pump(Endpoint& ep) {
-  auto now = Clock::now();
-  if (!ep.lease.verified) {
-    if (!ep.verifying && now >= ep.verify_not_before) SendChallenge(ep);
-    return;
-  }
+int Dispatcher::Room(Endpoint& ep, Clock::time_point now) {
+  if (!ep.lease.verified) return 0;
   bool woken = ep.waker->woken.exchange(false);
-  if (woken || ep.more || now >= ep.next_read) {
-    // Read ahead enough to keep every slot busy, few enough that each is sent while its body
-    // is fresh; events held back behind a failing one do not count, up to the window. A full
-    // read-ahead is read into again once a page's worth left it, not for every event.
-    int held = 0;
-    for (const auto& [conversation, queue] : ep.conversations) {
-      if (ep.window.at(queue.front()).failures > 0) held += static_cast<int>(queue.size());
-    }
-    int target = std::min(options_.window,
-                          held + std::max(kMinPage, 8 * options_.max_in_flight_per_endpoint));
-    int room = target - static_cast<int>(ep.window.size());
-    if (room >= std::min(target, kMinPage)) {
-      if (!ReadPage(ep, room)) return;  // dropped
-      ep.next_read = now + kPollInterval;
-    } else {
-      ep.more = true;
-    }
-  }
-  std::vector<int64_t> ready;
+  if (!woken && !ep.more && now < ep.next_read) return 0;
+  // Read ahead enough to keep every slot busy, few enough that each is sent while its body is
+  // fresh; events held back behind a failing one do not count, up to the window. A full
+  // read-ahead is read into again once a page's worth left it, not for every event.
+  int held = 0;
   for (const auto& [conversation, queue] : ep.conversations) {
-    if (ep.in_flight + static_cast<int>(ready.size()) >= options_.max_in_flight_per_endpoint) {
-      break;
-    }
-    const Event& ev = ep.window.at(queue.front());
-    if (!ev.in_flight && now >= ev.not_before) ready.push_back(queue.front());
+    if (ep.window.at(queue.front()).failures > 0) held += static_cast<int>(queue.size());
   }
-  for (int64_t position : ready) {
-    auto it = ep.window.find(position);
-    if (it != ep.window.end() && !Send(ep, position, it->second)) return;  // let go
+  int target =
+      std::min(options_.window, held + std::max(kMinPage, 8 * options_.max_in_flight_per_endpoint));
+  int room = target - static_cast<int>(ep.window.size());
+  if (room >= std::min(target, kMinPage)) return room;
+  ep.more = true;
+  return 0;
+}
+
+void Dispatcher::ReadLogs() {
+  auto now = Clock::now();
+  std::vector<Endpoint*> eps;
+  std::vector<int> rooms;
+  std::vector<LogRead> reads;
+  for (auto& [id, ep] : endpoints_) {
+    int room = Room(*ep, now);
+    if (room == 0) continue;
+    eps.push_back(ep.get());
+    rooms.push_back(room);
+    reads.push_back({.endpoint_id = id,
+                     .generation = ep->lease.generation,
+                     .business_id = ep->lease.business_id,
+                     .after = ep->read_position,
+                     .limit = room});
+  }
+  if (reads.empty()) return;
+  std::vector<LogPage> pages;
+  {
+    pqxx::nontransaction tx(Conn());
+    pages = WebhookRepository::ReadLogs(tx, holder_, reads, options_.default_lifetime_seconds);
+    // Costs a query only for a page with media attached.
+    for (auto& page : pages) hosting::OpenBodies(tx, *keys_, &page.events);
+  }
+  for (size_t i = 0; i < eps.size(); ++i) {
+    Endpoint& ep = *eps[i];
+    if (pages[i].driven) {
+      TakePage(ep, std::move(pages[i]), rooms[i]);
+    } else {
+      LetGo(ep);
+    }
   }
 }
 
-bool Dispatcher::ReadPage(Endpoint& ep, int room) {
+void Dispatcher::TakePage(Endpoint& ep, LogPage page, int room) {
   int64_t before = ep.Floor();
-  int64_t last = ep.read_position;
-  std::vector<hosting::EventRow> rows;
-  bool driven;
-  {
-    pqxx::nontransaction tx(Conn());
-    driven = WebhookRepository::StillDriven(tx, ep.lease.endpoint_id, holder_, ep.lease.generation);
-    if (driven) {
-      rows = hosting::EventRepository::Events(tx, ep.lease.business_id, ep.read_position, room,
-                                              options_.default_lifetime_seconds, &last);
-      hosting::OpenBodies(tx, *keys_, &rows);
-    }
-  }
-  if (!driven) {
-    LetGo(ep);
-    return false;
-  }
-  ep.more = last != ep.read_position;
-  ep.read_position = last;
+  // A full page: there may be more right behind it.
+  ep.more = page.read >= room;
+  ep.read_position = page.last_read;
   auto now = Clock::now();
-  for (const auto& row : rows) {
+  ep.next_read = now + kPollInterval;
+  for (const auto& row : page.events) {
     if ((ep.lease.event_kinds & KindBit(row.kind)) == 0) continue;
     auto& queue = ep.conversations[row.conversation_id];
     // Behind a failing event the body is not kept: it is read again when its turn comes.
@@ -349,20 +350,43 @@ bool Dispatcher::ReadPage(Endpoint& ep, int room) {
     ep.window.emplace(row.position, std::move(ev));
   }
   if (ep.Floor() != before) ep.dirty = true;
-  return true;
+}
+
+void Dispatcher::Pump(Endpoint& ep) {
+  auto now = Clock::now();
+  if (!ep.lease.verified) {
+    if (!ep.verifying && now >= ep.verify_not_before) SendChallenge(ep);
+    return;
+  }
+  std::vector<int64_t> ready;
+  for (const auto& [conversation, queue] : ep.conversations) {
+    if (ep.in_flight + static_cast<int>(ready.size()) >= options_.max_in_flight_per_endpoint) {
+      break;
+    }
+    const Event& ev = ep.window.at(queue.front());
+    if (!ev.in_flight && now >= ev.not_before) ready.push_back(queue.front());
+  }
+  for (int64_t position : ready) {
+    auto it = ep.window.find(position);
+    if (it != ep.window.end() && !Send(ep, position, it->second)) return;  // let go
+  }
 }
 
 Dispatcher::Refreshed Dispatcher::Refresh(Endpoint& ep, int64_t position, Event& ev) {
-  std::vector<hosting::EventRow> rows;
+  std::vector<LogPage> pages;
   {
     pqxx::nontransaction tx(Conn());
-    if (!WebhookRepository::StillDriven(tx, ep.lease.endpoint_id, holder_, ep.lease.generation)) {
-      return Refreshed::kNotDriven;
-    }
-    rows = hosting::EventRepository::Events(tx, ep.lease.business_id, position - 1, 1,
-                                            options_.default_lifetime_seconds, nullptr);
-    hosting::OpenBodies(tx, *keys_, &rows);
+    pages = WebhookRepository::ReadLogs(tx, holder_,
+                                        {{.endpoint_id = ep.lease.endpoint_id,
+                                          .generation = ep.lease.generation,
+                                          .business_id = ep.lease.business_id,
+                                          .after = position - 1,
+                                          .limit = 1}},
+                                        options_.default_lifetime_seconds);
+    hosting::OpenBodies(tx, *keys_, &pages[0].events);
   }
+  if (!pages[0].driven) return Refreshed::kNotDriven;
+  const auto& rows = pages[0].events;
   if (rows.empty() || rows[0].position != position) return Refreshed::kGone;
   ev.payload = EventJson(rows[0]);
   ev.read_at = Clock::now();

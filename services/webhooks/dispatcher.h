@@ -99,10 +99,14 @@ class Dispatcher {
   // Takes up the endpoints of a claim's result and drops those no longer held.
   void Apply(std::vector<LeasedEndpoint> rows);
   void Drop(const std::string& endpoint_id);
+  // How many events to read into the endpoint's window now (0: none).
+  int Room(Endpoint& ep, Clock::time_point now);
+  // Reads the next events of every endpoint with room in one statement; lets go of those no
+  // longer driven (disabled, changed, taken over, business offboarded or disabled).
+  void ReadLogs();
+  void TakePage(Endpoint& ep, LogPage page, int room);
+  // Sends the verification challenge or the events whose turn it is.
   void Pump(Endpoint& ep);
-  // Reads up to `room` next events into the window; false if the endpoint was dropped instead
-  // (its business was offboarded or disabled).
-  bool ReadPage(Endpoint& ep, int room);
   enum class Refreshed { kFresh, kGone, kNotDriven };
   // Reads the event's body again: kGone if its message expired, was shredded or erased.
   Refreshed Refresh(Endpoint& ep, int64_t position, Event& ev);

@@ -19,7 +19,7 @@ namespace bizrelay::webhooks {
 // renew_interval, on a thread and a database connection of its own, so that the dispatcher's
 // thread never waits for a lease's commit (which waits for the disk) between POSTs. A claim
 // that fails is tried again at the next interval; the dispatcher stops sending for an endpoint
-// whose lease ran out (WebhookRepository::StillDriven).
+// whose lease ran out (LogPage::driven, checked with every read).
 class LeaseKeeper {
  public:
   // `claimed` runs on the keeper's thread after each successful claim.

@@ -1,5 +1,6 @@
 #include "services/webhooks/webhook_repository.h"
 
+#include "services/hosting/event_repository.h"
 #include "services/store/sql_array.h"
 
 namespace bizrelay::webhooks {
@@ -81,12 +82,22 @@ constexpr const char* kNotify = "SELECT pg_notify('bizrelay_mailbox', $1)";
 constexpr const char* kRelease =
     "UPDATE hosting.webhook_endpoints SET lease_until = NULL WHERE lease_holder = $1::uuid";
 
-constexpr const char* kStillDriven =
-    "SELECT count(*) FROM hosting.webhook_endpoints w "
-    "JOIN core.businesses b ON b.business_id = w.business_id "
-    "WHERE w.endpoint_id = $1::uuid AND w.lease_holder = $2::uuid AND w.lease_until > now() "
-    "  AND w.generation = $3 "
-    "  AND w.enabled AND b.disabled_at IS NULL AND b.offboarded_at IS NULL";
+// Columns 0-24 are hosting.read_events'; an endpoint whose page is empty (or that is not driven)
+// has one row with them NULL. An endpoint not driven is given a limit of 0: nothing is read.
+constexpr const char* kReadLogs =
+    "SELECT r.*, o.idx, d.driven "
+    "FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::bigint[], $5::integer[]) "
+    "  WITH ORDINALITY AS o(endpoint_id, generation, owner_id, after, lim, idx) "
+    "CROSS JOIN LATERAL (SELECT EXISTS ("
+    "  SELECT FROM hosting.webhook_endpoints w "
+    "  JOIN core.businesses b ON b.business_id = w.business_id "
+    "  WHERE w.endpoint_id = o.endpoint_id AND w.business_id = o.owner_id "
+    "    AND w.lease_holder = $6::uuid AND w.lease_until > now() AND w.generation = o.generation "
+    "    AND w.enabled AND b.disabled_at IS NULL AND b.offboarded_at IS NULL) AS driven) d "
+    "LEFT JOIN LATERAL hosting.read_events(o.owner_id, o.after, "
+    "  CASE WHEN d.driven THEN o.lim ELSE 0 END, $7) r ON true "
+    "ORDER BY o.idx, r.event_position";
+constexpr pqxx::row::size_type kReadLogsIdx = 25;
 
 EndpointRow ReadRow(const pqxx::row& r) {
   return EndpointRow{.endpoint_id = r[0].as<std::string>(),
@@ -228,9 +239,36 @@ void WebhookRepository::Release(pqxx::transaction_base& tx, const std::string& h
   tx.exec_params0(kRelease, holder);
 }
 
-bool WebhookRepository::StillDriven(pqxx::transaction_base& tx, const std::string& endpoint_id,
-                                    const std::string& holder, int64_t generation) {
-  return tx.exec_params1(kStillDriven, endpoint_id, holder, generation)[0].as<int>() == 1;
+std::vector<LogPage> WebhookRepository::ReadLogs(pqxx::transaction_base& tx,
+                                                 const std::string& holder,
+                                                 const std::vector<LogRead>& reads,
+                                                 int64_t default_lifetime) {
+  std::vector<LogPage> pages(reads.size());
+  if (reads.empty()) return pages;
+  std::vector<std::string> endpoints, generations, owners, afters, limits;
+  for (size_t i = 0; i < reads.size(); ++i) {
+    endpoints.push_back(reads[i].endpoint_id);
+    generations.push_back(std::to_string(reads[i].generation));
+    owners.push_back(reads[i].business_id);
+    afters.push_back(std::to_string(reads[i].after));
+    limits.push_back(std::to_string(reads[i].limit));
+    pages[i].last_read = reads[i].after;
+  }
+  for (const auto& r :
+       tx.exec_params(kReadLogs, store::SqlArray(endpoints), store::SqlArray(generations),
+                      store::SqlArray(owners), store::SqlArray(afters), store::SqlArray(limits),
+                      holder, default_lifetime)) {
+    auto i = static_cast<size_t>(r[kReadLogsIdx].as<int64_t>() - 1);
+    LogPage& page = pages.at(i);
+    page.driven = r[kReadLogsIdx + 1].as<bool>();
+    if (r[0].is_null()) continue;
+    page.last_read = r[0].as<int64_t>();
+    ++page.read;
+    if (auto e = hosting::EventRepository::FromRow(r, reads[i].business_id)) {
+      page.events.push_back(std::move(*e));
+    }
+  }
+  return pages;
 }
 
 }  // namespace bizrelay::webhooks

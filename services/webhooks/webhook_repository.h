@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "services/hosting/rows.h"
+
 namespace bizrelay::webhooks {
 
 // Event kinds an endpoint receives, as the bits of hosting.webhook_endpoints.event_kinds.
@@ -41,6 +43,27 @@ struct LeasedEndpoint {
   std::string secret;
   std::optional<std::string> previous_secret;
   int64_t delivered_position = 0;
+};
+
+// What ReadLogs reads for one endpoint: up to `limit` events of its business's log after
+// `after`.
+struct LogRead {
+  std::string endpoint_id;
+  int64_t generation = 0;
+  std::string business_id;
+  int64_t after = 0;
+  int limit = 0;
+};
+
+// What ReadLogs found for one endpoint.
+struct LogPage {
+  // The holder may still send the endpoint's events: it holds a lease that has not run out, the
+  // endpoint is enabled and unchanged since (same generation), and its business is neither
+  // disabled nor offboarded. If not, nothing was read.
+  bool driven = false;
+  std::vector<hosting::EventRow> events;  // those whose message is gone left out
+  int64_t last_read = 0;                  // the last position read, left out or not
+  int read = 0;                           // events read, left out or not
 };
 
 // The SQL of webhook endpoints (tables in migrations/0003_webhook_endpoints.sql, functions
@@ -92,11 +115,10 @@ class WebhookRepository {
   static bool DisableFailing(pqxx::transaction_base& tx, const std::string& endpoint_id,
                              const std::string& holder, const std::string& reason);
   static void Release(pqxx::transaction_base& tx, const std::string& holder);
-  // Whether `holder` may still send the endpoint's events: it holds a lease that has not run
-  // out, the endpoint is enabled and unchanged since (same generation), and its business is
-  // neither disabled nor offboarded.
-  static bool StillDriven(pqxx::transaction_base& tx, const std::string& endpoint_id,
-                          const std::string& holder, int64_t generation);
+  // For every endpoint of `reads`, in one statement (one snapshot, one round trip): whether
+  // `holder` still drives it and, if so, its page of events. In the order of `reads`.
+  static std::vector<LogPage> ReadLogs(pqxx::transaction_base& tx, const std::string& holder,
+                                       const std::vector<LogRead>& reads, int64_t default_lifetime);
 };
 
 }  // namespace bizrelay::webhooks

@@ -435,6 +435,47 @@ TEST(MediaE2E, MediaExpiresWithItsMessageAndGoesAtOnceWithOffboarding) {
             grpc::StatusCode::NOT_FOUND);
 }
 
+// A download that outlives its message stops there: every chunk is read only while the message
+// is readable, not only the first (the sweeper, slowed down here, has not deleted the rows yet).
+TEST(MediaE2E, ADownloadStopsWhenItsMessageExpiresMidStream) {
+  std::string url = store::testing::FreshDatabase();
+  DaemonProcess d(
+      On(url, {"--retention-min-seconds", "1", "--retention-sweep-interval-ms", "600000"}));
+  Biz biz = CreateBusiness(d, "Notaris");
+  Usr user = Register(d, "Wulan");
+  StartChat(d, user, biz);
+  auto business = v1::BusinessService::NewStub(d.PublicChannel());
+  {
+    grpc::ClientContext ctx;
+    Authorize(&ctx, biz.key);
+    v1::SetRetentionPolicyRequest req;
+    req.mutable_policy()->set_default_lifetime_seconds(2);
+    v1::SetRetentionPolicyResponse resp;
+    ASSERT_TRUE(business->SetRetentionPolicy(&ctx, req, &resp).ok());
+  }
+  const size_t size = 48u << 20;  // more than the stream's buffers hold
+  Upload up = UserUpload(d, user, biz.id, "application/pdf", PdfLike(size));
+  ASSERT_TRUE(up.status.ok()) << up.status.error_message();
+  ASSERT_TRUE(SendMedia(d, user, biz.id, up.media.media_id(), "akta").ok());
+  auto sent = std::chrono::steady_clock::now();
+
+  grpc::ClientContext ctx;
+  Authorize(&ctx, biz.key);
+  v1::BusinessServiceDownloadMediaRequest req;
+  req.set_media_id(up.media.media_id());
+  auto reader = business->DownloadMedia(&ctx, req);
+  v1::BusinessServiceDownloadMediaResponse part;
+  ASSERT_TRUE(reader->Read(&part));
+  size_t received = part.chunk().size();
+  std::this_thread::sleep_until(sent + 3s);
+  while (reader->Read(&part)) received += part.chunk().size();
+  grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << status.error_message();
+  EXPECT_LT(received, size);
+  // The rows are still there (no sweep yet): what stopped it was the message's expiry.
+  EXPECT_EQ(Count(url, kMediaRows), 1);
+}
+
 TEST(MediaE2E, NoStorageMediaGoesOnceTheRecipientAcknowledgedIt) {
   std::string url = store::testing::FreshDatabase();
   DaemonProcess d(On(

@@ -54,8 +54,12 @@ constexpr const char* kReadable =
     "WHERE md.media_id = $1::uuid AND md.complete AND m.expires_at > now() "
     "  AND c.business_id = md.business_id "
     "  AND CASE WHEN $3 THEN c.user_id = $2::uuid ELSE c.business_id = $2::uuid END";
+// Each chunk only while the message is readable, so a download does not outlive its message.
 constexpr const char* kChunk =
-    "SELECT body FROM hosting.media_chunks WHERE media_id = $1::uuid AND idx = $2";
+    "SELECT ch.body FROM hosting.media_chunks ch "
+    "JOIN hosting.media md ON md.media_id = ch.media_id "
+    "JOIN hosting.messages m ON m.message_id = md.message_id "
+    "WHERE ch.media_id = $1::uuid AND ch.idx = $2 AND m.expires_at > now()";
 constexpr const char* kOfMessages =
     "SELECT " MEDIA_COLUMNS " FROM hosting.media md WHERE md.message_id = ANY ($1::uuid[])";
 constexpr const char* kDeleteAllOfBusiness =

@@ -128,6 +128,15 @@ std::vector<Figure> Figures() {
   };
 }
 
+void PrintPaced(const char* to_whom, const char* delivered_by, const PacedResult& sent,
+                const LatencySummary& delivered) {
+  std::printf(
+      "  at %.0f msgs/s to %s (%llu sent): %s p50 %.2f ms p99 %.2f ms (the sends' own "
+      "acknowledgement p50 %.2f ms p99 %.2f ms)\n",
+      sent.rate, to_whom, static_cast<unsigned long long>(sent.ok), delivered_by, delivered.p50_ms,
+      delivered.p99_ms, sent.latency.p50_ms, sent.latency.p99_ms);
+}
+
 }  // namespace
 
 WebhooksResult RunWebhooksPhase(const WebhooksOptions& o) {
@@ -270,23 +279,28 @@ WebhooksResult RunWebhooksPhase(const WebhooksOptions& o) {
                                   : to_streams.push_back(senders[static_cast<size_t>(i)]);
     }
     const auto measure = milliseconds(static_cast<int64_t>(o.e2e_seconds * 1000));
+    // Sends at the rate to `to`, waits for `span` to count every OK send, then returns the
+    // send figures; [from, to) of the measured window through `window`.
+    auto paced_part = [&](const std::vector<Sender>& to_whom, milliseconds warmup,
+                          const std::string& suffix,
+                          const std::function<ArrivalSpan(int64_t, int64_t)>& span,
+                          std::pair<int64_t, int64_t>* window) {
+      PacedResult sent = RunPaced(to_whom, o.e2e_rate, warmup, measure, key_prefix + suffix,
+                                  o.text_bytes, &ok_total);
+      *window = {sent.window_start_ns, sent.window_end_ns};
+      WaitUntil([&] { return span(window->first, window->second).count; }, sent.ok,
+                o.drain_timeout_seconds);
+      return sent;
+    };
+    std::pair<int64_t, int64_t> window;
     // The warm-up covers the relay taking the endpoints up again (its lease renewal, 1 s).
-    result.paced_webhook_send = RunPaced(to_webhooks, o.e2e_rate, milliseconds(3000), measure,
-                                         key_prefix + "-paced-wh", o.text_bytes, &ok_total);
-    int64_t from = result.paced_webhook_send->window_start_ns;
-    int64_t to = result.paced_webhook_send->window_end_ns;
-    WaitUntil([&] { return webhook_span(from, to).count; }, result.paced_webhook_send->ok,
-              o.drain_timeout_seconds);
-    auto w = receiver.arrivals().LatenciesSentIn(from, to);
+    result.paced_webhook_send =
+        paced_part(to_webhooks, milliseconds(3000), "-paced-wh", webhook_span, &window);
+    auto w = receiver.arrivals().LatenciesSentIn(window.first, window.second);
     result.paced_webhook = Summarize(&w);
-
-    result.paced_stream_send = RunPaced(to_streams, o.e2e_rate, milliseconds(1000), measure,
-                                        key_prefix + "-paced-st", o.text_bytes, &ok_total);
-    from = result.paced_stream_send->window_start_ns;
-    to = result.paced_stream_send->window_end_ns;
-    WaitUntil([&] { return stream_span(from, to).count; }, result.paced_stream_send->ok,
-              o.drain_timeout_seconds);
-    result.paced_stream = DeliveryLatency(consumers, from, to);
+    result.paced_stream_send =
+        paced_part(to_streams, milliseconds(1000), "-paced-st", stream_span, &window);
+    result.paced_stream = DeliveryLatency(consumers, window.first, window.second);
     stop_streams();
   }
   result.bad_requests = receiver.bad_requests();
@@ -311,18 +325,8 @@ void ReportWebhooks(WebhooksResult* r) {
       m["webhook_cpu_us_per_msg"], m["stream_cpu_us_per_msg"]);
   const bool paced = r->paced_webhook_send && r->paced_stream_send;
   if (paced) {
-    std::printf(
-        "  at %.0f msgs/s to webhook businesses (%llu sent): POST p50 %.2f ms p99 %.2f ms (the "
-        "sends' own acknowledgement p50 %.2f ms p99 %.2f ms)\n",
-        r->paced_webhook_send->rate, static_cast<unsigned long long>(r->paced_webhook_send->ok),
-        r->paced_webhook.p50_ms, r->paced_webhook.p99_ms, r->paced_webhook_send->latency.p50_ms,
-        r->paced_webhook_send->latency.p99_ms);
-    std::printf(
-        "  at %.0f msgs/s to streamed businesses (%llu sent): inbox stream p50 %.2f ms p99 %.2f "
-        "ms (the sends' own acknowledgement p50 %.2f ms p99 %.2f ms)\n",
-        r->paced_stream_send->rate, static_cast<unsigned long long>(r->paced_stream_send->ok),
-        r->paced_stream.p50_ms, r->paced_stream.p99_ms, r->paced_stream_send->latency.p50_ms,
-        r->paced_stream_send->latency.p99_ms);
+    PrintPaced("webhook businesses", "POST", *r->paced_webhook_send, r->paced_webhook);
+    PrintPaced("streamed businesses", "inbox stream", *r->paced_stream_send, r->paced_stream);
   }
   std::printf("  targets: >= %.0f webhook deliveries/s %s; p99 < %.0f ms at 1,000/s %s\n",
               kTargetWebhooksPerSecond,

@@ -386,6 +386,24 @@ TEST(MediaE2E, OnlyTheTwoPartiesReadMediaAndEveryOtherIdAnswersAlike) {
             not_found_message);
 }
 
+// Sets the business's retention policy; fails the test if it is refused.
+void SetPolicy(DaemonProcess& d, const Biz& b, const v1::RetentionPolicy& policy) {
+  grpc::ClientContext ctx;
+  Authorize(&ctx, b.key);
+  v1::SetRetentionPolicyRequest req;
+  *req.mutable_policy() = policy;
+  v1::SetRetentionPolicyResponse resp;
+  auto status =
+      v1::BusinessService::NewStub(d.PublicChannel())->SetRetentionPolicy(&ctx, req, &resp);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+}
+
+v1::RetentionPolicy Lifetime(int64_t seconds) {
+  v1::RetentionPolicy policy;
+  policy.set_default_lifetime_seconds(seconds);
+  return policy;
+}
+
 TEST(MediaE2E, MediaExpiresWithItsMessageAndGoesAtOnceWithOffboarding) {
   std::string url = store::testing::FreshDatabase();
   DaemonProcess d(
@@ -393,15 +411,7 @@ TEST(MediaE2E, MediaExpiresWithItsMessageAndGoesAtOnceWithOffboarding) {
   Biz biz = CreateBusiness(d, "Klinik");
   Usr user = Register(d, "Putri");
   StartChat(d, user, biz);
-  {
-    grpc::ClientContext ctx;
-    Authorize(&ctx, biz.key);
-    v1::SetRetentionPolicyRequest req;
-    req.mutable_policy()->set_default_lifetime_seconds(2);
-    v1::SetRetentionPolicyResponse resp;
-    ASSERT_TRUE(
-        v1::BusinessService::NewStub(d.PublicChannel())->SetRetentionPolicy(&ctx, req, &resp).ok());
-  }
+  SetPolicy(d, biz, Lifetime(2));
   Upload up = UserUpload(d, user, biz.id, "application/pdf", PdfLike(600000));
   ASSERT_TRUE(up.status.ok());
   ASSERT_TRUE(SendMedia(d, user, biz.id, up.media.media_id(), "hasil lab").ok());
@@ -445,14 +455,7 @@ TEST(MediaE2E, ADownloadStopsWhenItsMessageExpiresMidStream) {
   Usr user = Register(d, "Wulan");
   StartChat(d, user, biz);
   auto business = v1::BusinessService::NewStub(d.PublicChannel());
-  {
-    grpc::ClientContext ctx;
-    Authorize(&ctx, biz.key);
-    v1::SetRetentionPolicyRequest req;
-    req.mutable_policy()->set_default_lifetime_seconds(2);
-    v1::SetRetentionPolicyResponse resp;
-    ASSERT_TRUE(business->SetRetentionPolicy(&ctx, req, &resp).ok());
-  }
+  SetPolicy(d, biz, Lifetime(2));
   const size_t size = 48u << 20;  // more than the stream's buffers hold
   Upload up = UserUpload(d, user, biz.id, "application/pdf", PdfLike(size));
   ASSERT_TRUE(up.status.ok()) << up.status.error_message();
@@ -483,14 +486,9 @@ TEST(MediaE2E, NoStorageMediaGoesOnceTheRecipientAcknowledgedIt) {
   Biz biz = CreateBusiness(d, "Klinik Gigi");
   Usr user = Register(d, "Ayu");
   auto business = v1::BusinessService::NewStub(d.PublicChannel());
-  {
-    grpc::ClientContext ctx;
-    Authorize(&ctx, biz.key);
-    v1::SetRetentionPolicyRequest req;
-    req.mutable_policy()->set_no_storage(true);
-    v1::SetRetentionPolicyResponse resp;
-    ASSERT_TRUE(business->SetRetentionPolicy(&ctx, req, &resp).ok());
-  }
+  v1::RetentionPolicy no_storage;
+  no_storage.set_no_storage(true);
+  SetPolicy(d, biz, no_storage);
   StartChat(d, user, biz);
   Upload up = UserUpload(d, user, biz.id, "application/pdf", PdfLike(300000));
   ASSERT_TRUE(up.status.ok());

@@ -28,6 +28,9 @@ constexpr auto kPollInterval = std::chrono::seconds(1);
 constexpr auto kIdleWait = std::chrono::milliseconds(100);
 // The fewest events a read asks for while the endpoint's window is filling.
 constexpr int kMinPage = 64;
+// Endpoints read by one statement: bounds its result (each asks for up to its read-ahead,
+// 8 x max_in_flight_per_endpoint events) while one round trip still serves many endpoints.
+constexpr size_t kEndpointsPerRead = 32;
 
 int KindBit(hosting::EventKind kind) {
   switch (kind) {
@@ -294,34 +297,35 @@ int Dispatcher::Room(Endpoint& ep, Clock::time_point now) {
 
 void Dispatcher::ReadLogs() {
   auto now = Clock::now();
-  std::vector<Endpoint*> eps;
-  std::vector<int> rooms;
-  std::vector<LogRead> reads;
+  std::vector<std::pair<Endpoint*, int>> due;  // with their room
   for (auto& [id, ep] : endpoints_) {
-    int room = Room(*ep, now);
-    if (room == 0) continue;
-    eps.push_back(ep.get());
-    rooms.push_back(room);
-    reads.push_back({.endpoint_id = id,
-                     .generation = ep->lease.generation,
-                     .business_id = ep->lease.business_id,
-                     .after = ep->read_position,
-                     .limit = room});
+    if (int room = Room(*ep, now); room > 0) due.emplace_back(ep.get(), room);
   }
-  if (reads.empty()) return;
-  std::vector<LogPage> pages;
-  {
-    pqxx::nontransaction tx(Conn());
-    pages = WebhookRepository::ReadLogs(tx, holder_, reads, options_.default_lifetime_seconds);
-    // Costs a query only for a page with media attached.
-    for (auto& page : pages) hosting::OpenBodies(tx, *keys_, &page.events);
-  }
-  for (size_t i = 0; i < eps.size(); ++i) {
-    Endpoint& ep = *eps[i];
-    if (pages[i].driven) {
-      TakePage(ep, std::move(pages[i]), rooms[i]);
-    } else {
-      LetGo(ep);
+  for (size_t first = 0; first < due.size(); first += kEndpointsPerRead) {
+    size_t end = std::min(due.size(), first + kEndpointsPerRead);
+    std::vector<LogRead> reads;
+    for (size_t i = first; i < end; ++i) {
+      const Endpoint& ep = *due[i].first;
+      reads.push_back({.endpoint_id = ep.lease.endpoint_id,
+                       .generation = ep.lease.generation,
+                       .business_id = ep.lease.business_id,
+                       .after = ep.read_position,
+                       .limit = due[i].second});
+    }
+    std::vector<LogPage> pages;
+    {
+      pqxx::nontransaction tx(Conn());
+      pages = WebhookRepository::ReadLogs(tx, holder_, reads, options_.default_lifetime_seconds);
+      // Costs a query only for a page with media attached.
+      for (auto& page : pages) hosting::OpenBodies(tx, *keys_, &page.events);
+    }
+    for (size_t i = first; i < end; ++i) {
+      auto& [ep, room] = due[i];
+      if (pages[i - first].driven) {
+        TakePage(*ep, std::move(pages[i - first]), room);
+      } else {
+        LetGo(*ep);
+      }
     }
   }
 }
@@ -485,7 +489,9 @@ void Dispatcher::OnEventResult(const std::string& endpoint_id, uint64_t epoch, i
     Count(options_.metrics.delivered);
     if (!ev.message_id.empty()) ep->delivered.push_back(ev.message_id);
     ep->succeeded = true;
+    std::string conversation = ev.conversation_id;
     MarkDone(*ep, position);
+    SendNext(*ep, conversation);
     return;
   }
   Count(options_.metrics.failed);
@@ -501,6 +507,18 @@ void Dispatcher::OnEventResult(const std::string& endpoint_id, uint64_t epoch, i
   spdlog::debug("event=webhook_attempt_failed endpoint_id={} position={} error=\"{}\" retry_ms={}",
                 endpoint_id, position, Describe(result), delay.count());
   RecordFailure(*ep, Describe(result));
+}
+
+void Dispatcher::SendNext(Endpoint& ep, const std::string& conversation) {
+  auto conv = ep.conversations.find(conversation);
+  if (conv == ep.conversations.end()) return;
+  int64_t position = conv->second.front();
+  Event& next = ep.window.at(position);
+  if (next.in_flight || ep.in_flight >= options_.max_in_flight_per_endpoint ||
+      Clock::now() < next.not_before) {
+    return;
+  }
+  Send(ep, position, next);
 }
 
 void Dispatcher::MarkDone(Endpoint& ep, int64_t position) {

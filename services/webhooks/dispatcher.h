@@ -120,6 +120,10 @@ class Dispatcher {
                      HttpResult result);
   void OnChallengeResult(const std::string& endpoint_id, uint64_t epoch,
                          const std::string& challenge, HttpResult result);
+  // Sends the conversation's next event at once if it is in the window and may go, rather than
+  // at the next turn of the loop (which first reads every endpoint's log). Send may let go of
+  // the endpoint: `ep` is not to be used after.
+  void SendNext(Endpoint& ep, const std::string& conversation);
   void MarkDone(Endpoint& ep, int64_t position);
   void RecordFailure(Endpoint& ep, const std::string& error);
   // Hands the delivered progress of `eps` to the writer.
